@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the independent readers the tests check gptimg against:
+#  - Debian packages on the host (sfdisk, sgdisk, fsck.fat, mtools, unsquashfs, veritysetup, …)
+#  - a Debian trixie chroot with current systemd (repart v257) and erofs-utils 1.8, which
+#    doubles as the "real Debian tree" of the filesystem tests.
+# Idempotent: a chroot whose package list matches is reused.
+set -euo pipefail
+
+HOST_PACKAGES=(fdisk gdisk dosfstools mtools squashfs-tools erofs-utils cryptsetup-bin openssl
+  debootstrap cpio libarchive-tools binutils qemu-system-x86 ovmf attr xz-utils zstd
+  sbsigntool osslsigncode)
+TRIXIE_PACKAGES=systemd,systemd-repart,fdisk,erofs-utils,squashfs-tools,cryptsetup-bin,dosfstools,mtools
+TRIXIE_ROOT=${GPTIMG_TRIXIE_ROOT:-/var/cache/gptimg/trixie}
+
+missing=()
+for package in "${HOST_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "oracles: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+stamp="$TRIXIE_ROOT/.gptimg-packages"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$TRIXIE_PACKAGES" ]; then
+  echo "oracles: debootstrap trixie into $TRIXIE_ROOT (about a minute)"
+  for mount in proc dev; do
+    if mountpoint -q "$TRIXIE_ROOT/$mount" 2>/dev/null; then umount -l "$TRIXIE_ROOT/$mount"; fi
+  done
+  rm -rf "$TRIXIE_ROOT.wip"
+  mkdir -p "$(dirname "$TRIXIE_ROOT")"
+  debootstrap --variant=minbase --include="$TRIXIE_PACKAGES" trixie "$TRIXIE_ROOT.wip" >/dev/null
+  rm -rf "$TRIXIE_ROOT"
+  mv "$TRIXIE_ROOT.wip" "$TRIXIE_ROOT"
+  echo "$TRIXIE_PACKAGES" > "$stamp"
+fi
+mountpoint -q "$TRIXIE_ROOT/proc" || mount -t proc proc "$TRIXIE_ROOT/proc"
+mountpoint -q "$TRIXIE_ROOT/dev" || mount --bind /dev "$TRIXIE_ROOT/dev"
+echo "oracles: ready (systemd-repart $(chroot "$TRIXIE_ROOT" systemd-repart --version | head -1 | awk '{print $2}'))"

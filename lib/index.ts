@@ -1,0 +1,2 @@
+/** gptimg public API. */
+export { GptimgError, ErrorCode } from "./core/errors.js";

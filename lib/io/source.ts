@@ -1,0 +1,110 @@
+/**
+ * ByteSource: where file contents and partition payloads come from. Formats never touch the
+ * host directly; they read through a source, which also guards against inputs that change
+ * size while gptimg reads them.
+ */
+import { open, type FileHandle } from "node:fs/promises";
+import { ErrorCode, fail } from "../core/errors.js";
+
+export interface ByteSource {
+  readonly size: number;
+  /** Reads exactly `length` bytes at `offset`; fails if the source became shorter. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** A short name for messages: a host path, an archive member, "inline:/etc/hostname". */
+  readonly description: string;
+}
+
+export class BytesSource implements ByteSource {
+  readonly size: number;
+  constructor(private readonly bytes: Uint8Array, readonly description = "inline data") {
+    this.size = bytes.length;
+  }
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    return this.bytes.subarray(offset, offset + length);
+  }
+}
+
+export class ZeroSource implements ByteSource {
+  readonly description = "zeros";
+  constructor(readonly size: number) {}
+  async read(_offset: number, length: number): Promise<Uint8Array> {
+    return new Uint8Array(length);
+  }
+}
+
+/**
+ * A host file (or a slice of one, e.g. a member of an uncompressed tar). The file is opened
+ * per read burst and closed again, so a tree of 100,000 files holds no descriptors.
+ * `size` is what the tree recorded; a read past the file's actual end is reported, never
+ * padded silently.
+ */
+export class FileSliceSource implements ByteSource {
+  constructor(
+    readonly path: string,
+    readonly start: number,
+    readonly size: number,
+    readonly description = path,
+  ) {}
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const handle = await openForRead(this.path, this.description);
+    try {
+      return await readExactly(handle, this.start + offset, length, this.description);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Reads the whole slice in chunks with one open descriptor; checks the size did not change. */
+  async *chunks(chunkSize: number): AsyncGenerator<Uint8Array> {
+    const handle = await openForRead(this.path, this.description);
+    try {
+      const stat = await handle.stat();
+      if (this.start === 0 && stat.size !== this.size) {
+        fail(ErrorCode.Input, `${this.description}: changed size while gptimg read it (${this.size} → ${stat.size} bytes)`, "do not modify the input tree during a build");
+      }
+      for (let offset = 0; offset < this.size; offset += chunkSize) {
+        yield await readExactly(handle, this.start + offset, Math.min(chunkSize, this.size - offset), this.description);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+async function openForRead(path: string, description: string): Promise<FileHandle> {
+  try {
+    return await open(path, "r");
+  } catch (error) {
+    return fail(ErrorCode.Io, `${description}: cannot open for reading (${(error as NodeJS.ErrnoException).code ?? error})`, "check that the file exists and is readable");
+  }
+}
+
+async function readExactly(handle: FileHandle, position: number, length: number, description: string): Promise<Uint8Array> {
+  const buffer = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
+    if (bytesRead === 0) {
+      fail(ErrorCode.Input, `${description}: changed size while gptimg read it (ended after ${position + done} bytes)`, "do not modify the input tree during a build");
+    }
+    done += bytesRead;
+  }
+  return buffer;
+}
+
+/** Streams any source in chunks of `chunkSize` (the last one shorter). */
+export async function* sourceChunks(source: ByteSource, chunkSize: number): AsyncGenerator<Uint8Array> {
+  if (source instanceof FileSliceSource) {
+    yield* source.chunks(chunkSize);
+    return;
+  }
+  for (let offset = 0; offset < source.size; offset += chunkSize) {
+    yield await source.read(offset, Math.min(chunkSize, source.size - offset));
+  }
+}
+
+/** Reads a whole (small) source; for configuration files and headers, never partitions. */
+export async function readAll(source: ByteSource): Promise<Uint8Array> {
+  return source.read(0, source.size);
+}

@@ -1,0 +1,63 @@
+/**
+ * Access to the independent readers our tests trust: host tools (sfdisk, sgdisk, fsck.fat,
+ * unsquashfs, veritysetup, …) and a Debian trixie chroot with current systemd (repart v257,
+ * erofs-utils 1.8). When GPTIMG_REQUIRE_ORACLES=1 (CI), a missing oracle fails the test;
+ * otherwise the test is skipped with the reason shown.
+ */
+import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { existsSync } from "node:fs";
+
+export const REQUIRE_ORACLES = process.env["GPTIMG_REQUIRE_ORACLES"] === "1";
+export const TRIXIE_ROOT = process.env["GPTIMG_TRIXIE_ROOT"] ?? "/var/cache/gptimg/trixie";
+
+export function hasTool(name: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).status === 0;
+}
+
+export function hasTrixie(): boolean {
+  return existsSync(`${TRIXIE_ROOT}/usr/bin/systemd-repart`);
+}
+
+export const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+
+/**
+ * True when every oracle is present. When one is missing: throws under
+ * GPTIMG_REQUIRE_ORACLES=1, else returns false so the caller can `it.skipIf(!…)`.
+ */
+export function oraclesAvailable(...names: string[]): boolean {
+  const missing = names.filter((name) => (name === "trixie" ? !hasTrixie() : name === "root" ? !isRoot : !hasTool(name)));
+  if (missing.length === 0) return true;
+  const message = `oracle(s) not available: ${missing.join(", ")} (run .ci/run or .ci/oracles.sh to install them)`;
+  if (REQUIRE_ORACLES) throw new Error(message);
+  console.warn(`SKIP: ${message}`);
+  return false;
+}
+
+export function run(command: string, args: string[], options: { input?: string | Uint8Array; env?: NodeJS.ProcessEnv; cwd?: string } = {}): SpawnSyncReturns<string> {
+  return spawnSync(command, args, { encoding: "utf8", maxBuffer: 512 * 1024 * 1024, ...options });
+}
+
+/** Runs a command and returns stdout, throwing with stderr when it fails. */
+export function runOk(command: string, args: string[], options: { input?: string | Uint8Array; env?: NodeJS.ProcessEnv; cwd?: string } = {}): string {
+  const result = run(command, args, options);
+  if (result.status !== 0) {
+    throw new Error(`${command} ${args.join(" ")} exited ${result.status}: ${result.stderr}${result.stdout}`);
+  }
+  return result.stdout;
+}
+
+/**
+ * Runs a command inside the trixie chroot. `proc` and `dev` are bind-mounted once (by
+ * .ci/oracles.sh or here, idempotently). Paths passed to the command must live under
+ * TRIXIE_ROOT; use trixiePath() to place files there.
+ */
+export function runInTrixie(command: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
+  ensureTrixieMounts();
+  return run("chroot", [TRIXIE_ROOT, command, ...args], { ...options, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", ...options.env } });
+}
+
+export function ensureTrixieMounts(): void {
+  const mounts = execFileSync("cat", ["/proc/mounts"], { encoding: "utf8" });
+  if (!mounts.includes(` ${TRIXIE_ROOT}/proc `)) execFileSync("mount", ["-t", "proc", "proc", `${TRIXIE_ROOT}/proc`]);
+  if (!mounts.includes(` ${TRIXIE_ROOT}/dev `)) execFileSync("mount", ["--bind", "/dev", `${TRIXIE_ROOT}/dev`]);
+}
