@@ -35,6 +35,18 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$TRIXIE_PACKAGES" ]; then
   mv "$TRIXIE_ROOT.wip" "$TRIXIE_ROOT"
   echo "$TRIXIE_PACKAGES" > "$stamp"
 fi
+# The "real Debian tree" fixture of the filesystem tests: a GNU tar of the chroot (owners,
+# modes, xattrs, hardlinks kept; the proc/dev mount points empty) and that tar extracted.
+TREE_TAR=${GPTIMG_TRIXIE_TAR:-$(dirname "$TRIXIE_ROOT")/trixie-tree.tar}
+TREE_DIR=${GPTIMG_TRIXIE_TREE:-$(dirname "$TRIXIE_ROOT")/trixie-tree}
+if [ ! -f "$TREE_TAR" ] || [ "$stamp" -nt "$TREE_TAR" ]; then
+  echo "oracles: packing the trixie tree fixture"
+  tar --xattrs --xattrs-include='*' --numeric-owner --one-file-system -C "$TRIXIE_ROOT" -cf "$TREE_TAR.wip" --exclude=./.gptimg-packages .
+  mv "$TREE_TAR.wip" "$TREE_TAR"
+  rm -rf "$TREE_DIR"
+  mkdir -p "$TREE_DIR"
+  tar --xattrs --xattrs-include='*' --numeric-owner -C "$TREE_DIR" -xpf "$TREE_TAR"
+fi
 mountpoint -q "$TRIXIE_ROOT/proc" || mount -t proc proc "$TRIXIE_ROOT/proc"
 mountpoint -q "$TRIXIE_ROOT/dev" || mount --bind /dev "$TRIXIE_ROOT/dev"
 echo "oracles: ready (systemd-repart $(chroot "$TRIXIE_ROOT" systemd-repart --version | head -1 | awk '{print $2}'))"

@@ -61,3 +61,7 @@ export function ensureTrixieMounts(): void {
   if (!mounts.includes(` ${TRIXIE_ROOT}/proc `)) execFileSync("mount", ["-t", "proc", "proc", `${TRIXIE_ROOT}/proc`]);
   if (!mounts.includes(` ${TRIXIE_ROOT}/dev `)) execFileSync("mount", ["--bind", "/dev", `${TRIXIE_ROOT}/dev`]);
 }
+
+/** A real Debian trixie tree (minbase + systemd) as a directory and as the GNU tar it came from. */
+export const TRIXIE_TREE_DIR = process.env["GPTIMG_TRIXIE_TREE"] ?? "/var/cache/gptimg/trixie-tree";
+export const TRIXIE_TREE_TAR = process.env["GPTIMG_TRIXIE_TAR"] ?? "/var/cache/gptimg/trixie-tree.tar";
