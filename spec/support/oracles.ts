@@ -25,12 +25,22 @@ export const isRoot = typeof process.getuid === "function" && process.getuid() =
  * GPTIMG_REQUIRE_ORACLES=1, else returns false so the caller can `it.skipIf(!…)`.
  */
 export function oraclesAvailable(...names: string[]): boolean {
-  const missing = names.filter((name) => (name === "trixie" ? !hasTrixie() : name === "root" ? !isRoot : !hasTool(name)));
+  const missing = names.filter((name) => !oracleIsPresent(name));
   if (missing.length === 0) return true;
   const message = `oracle(s) not available: ${missing.join(", ")} (run .ci/run or .ci/oracles.sh to install them)`;
   if (REQUIRE_ORACLES) throw new Error(message);
   console.warn(`SKIP: ${message}`);
   return false;
+}
+
+/** "trixie" = the chroot with systemd v257; "trixie-tree" = the tree fixture; "root" = uid 0; else a host command. */
+function oracleIsPresent(name: string): boolean {
+  switch (name) {
+    case "trixie": return hasTrixie();
+    case "trixie-tree": return existsSync(TRIXIE_TREE_TAR) && existsSync(`${TRIXIE_TREE_DIR}/usr`);
+    case "root": return isRoot;
+    default: return hasTool(name);
+  }
 }
 
 export function run(command: string, args: string[], options: { input?: string | Uint8Array; env?: NodeJS.ProcessEnv; cwd?: string } = {}): SpawnSyncReturns<string> {
