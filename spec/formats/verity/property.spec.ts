@@ -1,0 +1,64 @@
+/**
+ * Property (oracle veritysetup): for random data sizes and block sizes our tree verifies with
+ * `veritysetup verify` and has `veritysetup format`'s root hash; flipping one byte of the
+ * covered data or of the tree makes veritysetup verify and our verifyVerity both fail.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { BytesSource } from "../../../lib/io/source.js";
+import { fromHex } from "../../../lib/core/bytes.js";
+import { planVerity } from "../../../lib/formats/verity/plan.js";
+import { verifyVerity } from "../../../lib/formats/verity/verify.js";
+import { oraclesAvailable } from "../../support/oracles.js";
+import { buildTree, parameters, sampleData, scratchDirectory, veritysetupFormat, veritysetupVerify } from "./support.js";
+
+const RUNS = Number(process.env.GPTIMG_FC_RUNS ?? 25);
+const haveOracles = oraclesAvailable("veritysetup");
+const scratch = scratchDirectory("gptimg-verity-prop-");
+afterAll(() => scratch.remove());
+
+const blockSize = fc.constantFrom(512, 1024, 2048, 4096);
+
+describe.skipIf(!haveOracles)("verity property vs veritysetup", () => {
+  it("verifies, matches veritysetup format, and any flipped byte fails both verifiers", async () => {
+    let round = 0;
+    await fc.assert(fc.asyncProperty(
+      blockSize, blockSize,
+      fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 700 })),
+      fc.integer({ min: 0, max: 4095 }),
+      fc.boolean(), fc.boolean(), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 255 }),
+      async (dataBlockSize, hashBlockSize, dataBlocks, extraBytes, zeroHeavy, flipTree, flipWhere, flipMask) => {
+        const size = dataBlocks * dataBlockSize + (extraBytes % dataBlockSize);
+        const data = sampleData(size, size * 31 + round, zeroHeavy);
+        const tag = `r${round++}`;
+        const dataPath = scratch.file(`${tag}.data`, data);
+        const ours = await buildTree(data, parameters(dataBlockSize, hashBlockSize), { concurrency: 2, batchBytes: 32 * 1024 });
+        const hashPath = scratch.file(`${tag}.hash`, ours.image);
+        const theirs = veritysetupFormat(dataPath, scratch.file(`${tag}.theirs`), dataBlockSize, hashBlockSize);
+        expect(theirs.rootHash).toBe(ours.rootHash);
+        expect(veritysetupVerify(dataPath, hashPath, ours.rootHash)).toBe(true);
+        const clean = await verifyVerity(new BytesSource(data), new BytesSource(ours.image), fromHex(ours.rootHash), { concurrency: 1 });
+        expect(clean.findings).toEqual([]);
+
+        // Flip inside the covered data, or inside the levels (the superblock block's padding
+        // is not hashed; with one data block there are no levels, so flip data then).
+        const plan = planVerity(size, parameters(dataBlockSize, hashBlockSize));
+        const treeStart = plan.superblockBlocks * hashBlockSize;
+        const inTree = flipTree && plan.levels.length > 0;
+        const flippedData = Uint8Array.from(data);
+        const flippedImage = Uint8Array.from(ours.image);
+        if (inTree) {
+          flippedImage[treeStart + Math.floor(flipWhere * (ours.image.length - treeStart - 1))]! ^= flipMask;
+        } else {
+          flippedData[Math.floor(flipWhere * (plan.dataBlocks * dataBlockSize - 1))]! ^= flipMask;
+        }
+        const badDataPath = scratch.file(`${tag}.bad.data`, flippedData);
+        const badHashPath = scratch.file(`${tag}.bad.hash`, flippedImage);
+        expect(veritysetupVerify(badDataPath, badHashPath, ours.rootHash)).toBe(false);
+        const broken = await verifyVerity(new BytesSource(flippedData), new BytesSource(flippedImage), fromHex(ours.rootHash), { concurrency: 1 });
+        expect(broken.ok).toBe(false);
+        if (!inTree) expect(broken.findings.map((finding) => finding.kind)).toEqual(["data-block"]);
+      },
+    ), { numRuns: RUNS });
+  });
+});
