@@ -1,0 +1,105 @@
+/**
+ * `gptimg repart`: systemd-repart's offline interface (v257 flags and semantics) on image
+ * files. Differences, all deliberate: no seed → gptimg's documented default seed (never the
+ * host's machine-id); nothing is read from or written to the host besides the named files.
+ */
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { compose, type EmptyMode } from "../build/compose.js";
+import { ErrorCode, fail } from "../core/errors.js";
+import { overrideArchitecture } from "../formats/gpt/types.js";
+import { readDefinitions, type Warning } from "../input/repartd.js";
+import { parseArchitecture, parseBoolean, parseImageSize, parseSectorSize, parseSeed, parseTypeList } from "./options.js";
+import { partitionReports, renderTable } from "./report.js";
+
+interface RepartFlags {
+  definitions?: string[];
+  empty?: string;
+  size?: string;
+  seed?: string;
+  dryRun?: string;
+  offline?: string;
+  sectorSize?: string;
+  architecture?: string;
+  includePartitions?: string;
+  excludePartitions?: string;
+  deferPartitions?: string;
+  split?: string;
+  copySource?: string;
+  privateKey?: string;
+  certificate?: string;
+  json?: string;
+}
+
+const EMPTY_MODES = ["refuse", "allow", "require", "force", "create"];
+
+export function registerRepart(program: Command): void {
+  program
+    .command("repart")
+    .description("Create or grow a GPT image from systemd repart.d definitions (a drop-in for offline systemd-repart)")
+    .argument("<image>", "image file to create or repartition")
+    .option("--definitions <dir>", "directory of repart.d *.conf files (repeatable)", (value: string, previous: string[] = []) => [...previous, value])
+    .option("--empty <mode>", "refuse|allow|require|force|create: what to do with an image without a partition table")
+    .option("--size <bytes>", '"auto" or the image size (grows, never shrinks), e.g. 2G')
+    .option("--seed <uuid>", 'seed for all derived UUIDs, or "random" (default: gptimg\'s fixed seed)')
+    .option("--dry-run <bool>", "only show what would be done (default yes, as repart; implied no with --empty=create)")
+    .option("--offline <bool>", "accepted for compatibility; gptimg always works offline")
+    .option("--sector-size <bytes>", "logical sector size: 512 or 4096")
+    .option("--architecture <arch>", "architecture for host-relative types like root and usr-verity (default x86-64)")
+    .option("--include-partitions <types>", "only handle partitions of these types (comma-separated)")
+    .option("--exclude-partitions <types>", "ignore partitions of these types")
+    .option("--defer-partitions <types>", "reserve space for these partitions but do not write them")
+    .option("--split <bool>", "also write each partition to IMAGE-BASE.<SplitName>[.raw]")
+    .option("--copy-source <dir>", "directory that relative CopyBlocks=/CopyFiles= sources are resolved against")
+    .option("--private-key <pem>", "key for Verity=signature partitions")
+    .option("--certificate <pem>", "certificate for Verity=signature partitions")
+    .option("--json <mode>", "pretty|short|off: print the table as JSON")
+    .addHelpText("after", `
+Examples:
+  gptimg repart --definitions=repart.d --empty=create --size=auto --seed=0123… disk.raw
+  gptimg repart --definitions=repart.d --size=2G --dry-run=no disk.raw     # grow an existing image
+  gptimg repart --definitions=repart.d --split=yes --empty=create --size=auto out/image.raw`)
+    .action(async (image: string, flags: RepartFlags) => {
+      await runRepart(image, flags);
+    });
+}
+
+async function runRepart(image: string, flags: RepartFlags): Promise<void> {
+  const empty = (flags.empty ?? "refuse") as EmptyMode;
+  if (!EMPTY_MODES.includes(empty)) fail(ErrorCode.Usage, `--empty=${flags.empty}: unknown mode`, `use one of ${EMPTY_MODES.join(", ")}`);
+  const architecture = parseArchitecture(flags.architecture, "--architecture");
+  const architectureOverride = flags.architecture !== undefined;
+  const include = parseTypeList(flags.includePartitions, "--include-partitions", architecture);
+  const exclude = parseTypeList(flags.excludePartitions, "--exclude-partitions", architecture);
+  if (include && exclude) fail(ErrorCode.Usage, "--include-partitions= and --exclude-partitions= cannot be combined", "use one of them");
+  const deferred = parseTypeList(flags.deferPartitions, "--defer-partitions", architecture) ?? new Set<string>();
+  const json = flags.json ?? "off";
+  if (!["pretty", "short", "off"].includes(json)) fail(ErrorCode.Usage, `--json=${json}: unknown mode`, "use pretty, short or off");
+  if (!flags.definitions || flags.definitions.length === 0) fail(ErrorCode.Usage, "no --definitions= given", "pass --definitions=DIR with repart.d *.conf files");
+
+  const warnings: Warning[] = [];
+  const definitions = readDefinitions([...new Set(flags.definitions)], {
+    architecture,
+    specifiers: { architecture },
+    hasPrivateKey: flags.privateKey !== undefined,
+    hasCertificate: flags.certificate !== undefined,
+  }, warnings)
+    .map((definition) => (architectureOverride ? { ...definition, type: overrideArchitecture(definition.type, architecture) } : definition))
+    .filter((definition) => (include ? include.has(definition.type.uuid) : exclude ? !exclude.has(definition.type.uuid) : true));
+  for (const warning of warnings) process.stderr.write(`${warning.where}: ${warning.message}\n`);
+
+  const result = await compose({
+    imagePath: resolve(image),
+    definitions,
+    seed: parseSeed(flags.seed, "--seed"),
+    sectorSize: parseSectorSize(flags.sectorSize, "--sector-size"),
+    size: parseImageSize(flags.size, "--size"),
+    empty,
+    dryRun: empty === "create" ? false : parseBoolean(flags.dryRun, "--dry-run", true),
+    copySource: resolve(flags.copySource ?? "."),
+    deferredTypes: deferred,
+    split: parseBoolean(flags.split, "--split", false),
+  });
+  if (json === "off") process.stdout.write(`${renderTable(result)}\n`);
+  else process.stdout.write(`${JSON.stringify(partitionReports(result), null, json === "pretty" ? 2 : undefined)}\n`);
+}

@@ -1,0 +1,47 @@
+/** Human and JSON renderings of a composed layout, shared by compose and repart. */
+import { formatSize } from "../core/size.js";
+import type { ComposeResult } from "../build/compose.js";
+
+export interface PartitionReport {
+  readonly partno: number;
+  readonly type: string;
+  readonly typeUuid: string;
+  readonly label: string;
+  readonly uuid: string;
+  readonly offset: number;
+  readonly size: number;
+  readonly padding: number;
+  readonly flags: string;
+  readonly activity: "create" | "resize" | "unchanged";
+  readonly file: string | undefined;
+  readonly split: string | undefined;
+  readonly roothash?: string;
+}
+
+export function partitionReports(result: ComposeResult): PartitionReport[] {
+  return result.layout.partitions.map((partition) => ({
+    partno: partition.slot,
+    type: partition.type.name ?? partition.type.uuid,
+    typeUuid: partition.type.uuid,
+    label: partition.label,
+    uuid: result.finalUuids.get(partition) ?? partition.uuid,
+    offset: partition.offsetBytes,
+    size: partition.sizeBytes,
+    padding: partition.paddingBytes,
+    flags: `0x${partition.attributes.toString(16).padStart(16, "0")}`,
+    activity: !partition.exists ? "create" : partition.grows ? "resize" : "unchanged",
+    file: partition.definition?.source,
+    split: result.splitFiles.get(partition),
+  }));
+}
+
+export function renderTable(result: ComposeResult): string {
+  const rows = partitionReports(result).map((report) => [
+    String(report.partno), report.type, report.label, report.uuid, String(report.offset), formatSize(report.size), report.activity, report.file ?? "",
+  ]);
+  const header = ["#", "type", "label", "uuid", "offset", "size", "activity", "file"];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]): string => cells.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd();
+  const dropped = result.layout.dropped.map((definition) => `dropped (does not fit, priority ${definition.priority}): ${definition.source}`);
+  return [line(header), ...rows.map(line), ...dropped, `disk ${result.layout.diskGuid}, ${formatSize(result.layout.diskSizeBytes)} (${result.layout.diskSizeBytes} bytes), ${result.layout.sectorSize}-byte sectors${result.written ? "" : " — dry run, nothing written"}`].join("\n");
+}
