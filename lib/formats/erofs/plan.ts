@@ -1,0 +1,281 @@
+/**
+ * planErofs: the whole erofs layout from a tree, before any byte is written. Pure: no clock,
+ * no I/O; file contents are only referenced (their sizes come from the tree).
+ *
+ * Image layout (4 KiB blocks, meta_blkaddr = 0 as mkfs.erofs does, so nid = byte offset / 32):
+ *   block 0     [0, 1024) zero, superblock at 1024 (128 bytes), inodes from 1152 on
+ *   meta area   inodes in walk order, each followed by its xattr body and inline tail
+ *   xattr area  shared xattr entries (xattr_blkaddr), when any value is used by ≥ 2 inodes
+ *   data area   each inode's whole data blocks, in inode order
+ */
+import { utf8 } from "../../core/bytes.js";
+import { ErrorCode, fail } from "../../core/errors.js";
+import { normalizeGuid, guidToBytes } from "../../core/guid.js";
+import { alignUp } from "../../core/int.js";
+import type { DirNode, TreeNode } from "../../tree/tree.js";
+import { countLinks, fullMode } from "../../tree/tree.js";
+import { layoutDirectory, type DirectoryLayout } from "./dir.js";
+import { inodeCoreBytes } from "./encode.js";
+import { planInodes, type InodeRecord } from "./inodes.js";
+import {
+  BLOCK_SIZE_BYTES,
+  DATALAYOUT_FLAT_INLINE,
+  DATALAYOUT_FLAT_PLAIN,
+  FILE_TYPE,
+  INODE_SLOT_BYTES,
+  NULL_BLOCK_ADDRESS,
+  SUPERBLOCK_BYTES,
+  SUPERBLOCK_OFFSET_BYTES,
+} from "./layout.js";
+import { encodeXattr, MAX_SHARED_PER_INODE, xattrBodyBytes, type EncodedXattr } from "./xattrs.js";
+
+export interface ErofsOptions {
+  /** Filesystem UUID (dashed or 32 hex digits), e.g. repart's derived fs UUID. */
+  readonly uuid: string;
+  /** Volume label, at most 15 bytes of UTF-8 (mkfs.erofs -L's limit). */
+  readonly label?: string;
+  /** Superblock build time; compact inodes inherit it as their mtime. Default 0. */
+  readonly sourceDateEpoch?: number;
+}
+
+export interface PlannedInode {
+  readonly node: TreeNode;
+  /** First path that reaches the node, for messages. */
+  readonly path: string;
+  readonly ino: number;
+  readonly nid: number;
+  /** Byte offset of the inode core in the image. */
+  readonly offsetBytes: number;
+  readonly extended: boolean;
+  readonly dataLayout: number;
+  readonly mode: number;
+  readonly nlink: number;
+  readonly sizeBytes: number;
+  /** i_u: raw_blkaddr (or NULL_BLOCK_ADDRESS) for files, dirs, symlinks; encoded rdev for devices. */
+  readonly union: number;
+  readonly sharedXattrIds: readonly number[];
+  readonly inlineXattrs: readonly EncodedXattr[];
+  readonly xattrBodyBytes: number;
+  /** Bytes of data stored right after the xattr body (FLAT_INLINE), 0 otherwise. */
+  readonly tailBytes: number;
+  /** First data block, NULL_BLOCK_ADDRESS when there is none. */
+  readonly dataBlockAddress: number;
+  readonly dataBlocks: number;
+  readonly directory: DirectoryLayout | undefined;
+}
+
+export interface ErofsPlan {
+  readonly sizeBytes: number;
+  readonly blocks: number;
+  readonly rootNid: number;
+  readonly buildTimeSeconds: number;
+  readonly uuid: Uint8Array;
+  readonly volumeName: Uint8Array;
+  /** In image order: ascending offsetBytes, and ascending dataBlockAddress for those with data. */
+  readonly inodes: readonly PlannedInode[];
+  /** End of the meta area (block aligned). */
+  readonly metaEndBytes: number;
+  readonly xattrBlockAddress: number;
+  readonly sharedXattrs: readonly EncodedXattr[];
+  /** End of the shared xattr area (block aligned) = start of the data area. */
+  readonly dataStartBytes: number;
+}
+
+const MAX_LABEL_BYTES = 15;
+/** Block addresses and the block count are __le32. */
+const MAX_BLOCKS = 0xffffffff;
+
+export function planErofs(tree: DirNode, options: ErofsOptions): ErofsPlan {
+  const uuidText = normalizeGuid(options.uuid);
+  if (!uuidText) fail(ErrorCode.Format, `erofs uuid: "${options.uuid}" is not a UUID`, "give a UUID like 01234567-89ab-cdef-0123-456789abcdef");
+  const volumeName = utf8(options.label ?? "");
+  if (volumeName.length > MAX_LABEL_BYTES || volumeName.includes(0)) {
+    fail(ErrorCode.Format, `erofs label: "${options.label}" is ${volumeName.length} bytes (at most ${MAX_LABEL_BYTES}, no NUL)`, "use a shorter label");
+  }
+  const buildTimeSeconds = options.sourceDateEpoch ?? 0;
+  if (!Number.isSafeInteger(buildTimeSeconds) || buildTimeSeconds < 0) {
+    fail(ErrorCode.Format, `erofs sourceDateEpoch: ${buildTimeSeconds} is not a non-negative integer`, "set SOURCE_DATE_EPOCH to whole seconds");
+  }
+
+  const records = planInodes(tree);
+  const links = countLinks(tree);
+  const shared = chooseSharedXattrs(records);
+
+  const drafts = records.map((record, index) => draftInode(record, index, links, shared, buildTimeSeconds));
+  const placed = placeMetadata(drafts);
+  const metaEndBytes = alignUp(placed.endBytes, BLOCK_SIZE_BYTES);
+
+  const sharedBytes = shared.list.reduce((total, xattr) => total + xattr.entryBytes, 0);
+  const xattrBlockAddress = sharedBytes > 0 ? metaEndBytes / BLOCK_SIZE_BYTES : 0;
+  const dataStartBytes = alignUp(metaEndBytes + sharedBytes, BLOCK_SIZE_BYTES);
+
+  let nextBlock = dataStartBytes / BLOCK_SIZE_BYTES;
+  const inodes: PlannedInode[] = drafts.map((draft, index) => {
+    const tailBytes = placed.tails[index]!;
+    const hasData = draft.record.node.kind === "file" || draft.record.node.kind === "dir" || draft.record.node.kind === "symlink";
+    const dataBlocks = !hasData ? 0 : tailBytes > 0 ? Math.floor(draft.sizeBytes / BLOCK_SIZE_BYTES) : Math.ceil(draft.sizeBytes / BLOCK_SIZE_BYTES);
+    const dataBlockAddress = dataBlocks > 0 ? nextBlock : NULL_BLOCK_ADDRESS;
+    nextBlock += dataBlocks;
+    if (nextBlock > MAX_BLOCKS) {
+      fail(ErrorCode.Size, `erofs: the image needs more than ${MAX_BLOCKS} blocks of 4096 bytes (at ${draft.record.path || "/"})`, "split the tree over several partitions");
+    }
+    const node = draft.record.node;
+    return {
+      node,
+      path: draft.record.path,
+      ino: index + 1,
+      nid: placed.offsets[index]! / INODE_SLOT_BYTES,
+      offsetBytes: placed.offsets[index]!,
+      extended: draft.extended,
+      dataLayout: tailBytes > 0 ? DATALAYOUT_FLAT_INLINE : DATALAYOUT_FLAT_PLAIN,
+      mode: fullMode(node),
+      nlink: draft.nlink,
+      sizeBytes: draft.sizeBytes,
+      union: hasData ? dataBlockAddress : draft.deviceNumber,
+      sharedXattrIds: draft.sharedXattrIds,
+      inlineXattrs: draft.inlineXattrs,
+      xattrBodyBytes: draft.xattrBodyBytes,
+      tailBytes,
+      dataBlockAddress,
+      dataBlocks,
+      directory: draft.directory,
+    };
+  });
+
+  return {
+    sizeBytes: nextBlock * BLOCK_SIZE_BYTES,
+    blocks: nextBlock,
+    rootNid: inodes[0]!.nid,
+    buildTimeSeconds,
+    uuid: guidToBytes(uuidText),
+    volumeName,
+    inodes,
+    metaEndBytes,
+    xattrBlockAddress,
+    sharedXattrs: shared.list,
+    dataStartBytes,
+  };
+}
+
+interface SharedXattrs {
+  readonly list: EncodedXattr[];
+  /** key → shared xattr id (its offset in the shared area / 4). */
+  readonly ids: Map<string, number>;
+  readonly encoded: EncodedXattr[][];
+}
+
+/**
+ * An identical (name, value) pair on two or more inodes is stored once in the shared area
+ * and referenced by a 4-byte id: entries are at least 8 bytes, so sharing never costs more.
+ * Sorted by key so the area does not depend on walk order.
+ */
+function chooseSharedXattrs(records: readonly InodeRecord[]): SharedXattrs {
+  const encoded = records.map((record) => record.node.meta.xattrs.map((xattr) => encodeXattr(xattr, record.path || "/")));
+  const counts = new Map<string, { xattr: EncodedXattr; count: number }>();
+  for (const list of encoded) {
+    for (const xattr of list) {
+      const entry = counts.get(xattr.key);
+      if (entry) entry.count++;
+      else counts.set(xattr.key, { xattr, count: 1 });
+    }
+  }
+  const list = [...counts.values()].filter((entry) => entry.count >= 2).map((entry) => entry.xattr);
+  list.sort((left, right) => (left.key < right.key ? -1 : left.key > right.key ? 1 : 0));
+  const ids = new Map<string, number>();
+  let offsetBytes = 0;
+  for (const xattr of list) {
+    ids.set(xattr.key, offsetBytes / 4);
+    offsetBytes += xattr.entryBytes;
+  }
+  return { list, ids, encoded };
+}
+
+interface InodeDraft {
+  readonly record: InodeRecord;
+  readonly extended: boolean;
+  readonly nlink: number;
+  readonly sizeBytes: number;
+  readonly deviceNumber: number;
+  readonly sharedXattrIds: number[];
+  readonly inlineXattrs: EncodedXattr[];
+  readonly xattrBodyBytes: number;
+  /** Inode core + xattr body. */
+  readonly metaBytes: number;
+  /** size % block size when the tail could be stored inline (fits one block with the inode). */
+  readonly inlineCandidateBytes: number;
+  readonly directory: DirectoryLayout | undefined;
+}
+
+function draftInode(record: InodeRecord, index: number, links: Map<TreeNode, number>, shared: SharedXattrs, buildTimeSeconds: number): InodeDraft {
+  const node = record.node;
+  const where = record.path || "/";
+  const sharedXattrIds: number[] = [];
+  const inlineXattrs: EncodedXattr[] = [];
+  for (const xattr of shared.encoded[index]!) {
+    const id = shared.ids.get(xattr.key);
+    if (id !== undefined && sharedXattrIds.length < MAX_SHARED_PER_INODE) sharedXattrIds.push(id);
+    else inlineXattrs.push(xattr);
+  }
+  const bodyBytes = xattrBodyBytes(sharedXattrIds.length, inlineXattrs, where);
+
+  let directory: DirectoryLayout | undefined;
+  let nlink = links.get(node) ?? 1;
+  let sizeBytes = 0;
+  if (node.kind === "dir") {
+    const children = node.entries.map((entry, childIndex) => ({ nameBytes: entry.nameBytes, inodeIndex: record.childIndexes[childIndex]!, fileType: FILE_TYPE[entry.node.kind] }));
+    directory = layoutDirectory(children, index, record.parentIndex, FILE_TYPE.dir);
+    sizeBytes = directory.sizeBytes;
+    nlink = 2 + node.entries.filter((entry) => entry.node.kind === "dir").length;
+  } else if (node.kind === "file") {
+    sizeBytes = node.size;
+  } else if (node.kind === "symlink") {
+    sizeBytes = record.symlinkTarget!.length;
+  }
+
+  const meta = node.meta;
+  const extended = meta.uid > 0xffff || meta.gid > 0xffff || sizeBytes >= 2 ** 32 || nlink > 0xffff || meta.mtime !== buildTimeSeconds;
+  const metaBytes = inodeCoreBytes(extended) + bodyBytes;
+  const tail = sizeBytes % BLOCK_SIZE_BYTES;
+  const hasData = node.kind === "file" || node.kind === "dir" || node.kind === "symlink";
+  const inlineCandidateBytes = hasData && tail > 0 && metaBytes + tail <= BLOCK_SIZE_BYTES ? tail : 0;
+  return {
+    record,
+    extended,
+    nlink,
+    sizeBytes,
+    deviceNumber: record.deviceNumber,
+    sharedXattrIds,
+    inlineXattrs,
+    xattrBodyBytes: bodyBytes,
+    metaBytes,
+    inlineCandidateBytes,
+    directory,
+  };
+}
+
+/**
+ * Places inodes one after another from 1152 (right after the superblock), each 32-byte
+ * aligned. An inode whose core, xattrs and inline tail fit in a block never crosses a block
+ * boundary: the kernel requires inline data not to cross one (erofs_map_blocks_flat), and
+ * keeping cores and xattr headers inside one block keeps every reader simple. When an inline
+ * tail does not fit in what is left of the block, the cheaper of two wastes is taken: pad to
+ * the next block (the rest of this block), or store the tail in a data block (block − tail).
+ */
+function placeMetadata(drafts: readonly InodeDraft[]): { offsets: number[]; tails: number[]; endBytes: number } {
+  const offsets: number[] = [];
+  const tails: number[] = [];
+  let cursor = SUPERBLOCK_OFFSET_BYTES + SUPERBLOCK_BYTES;
+  for (const draft of drafts) {
+    cursor = alignUp(cursor, INODE_SLOT_BYTES);
+    let tail = draft.inlineCandidateBytes;
+    const room = BLOCK_SIZE_BYTES - (cursor % BLOCK_SIZE_BYTES);
+    if (draft.metaBytes + tail > room) {
+      if (tail > 0 && draft.metaBytes <= room && BLOCK_SIZE_BYTES - tail < room) tail = 0;
+      else if (draft.metaBytes + tail <= BLOCK_SIZE_BYTES) cursor = alignUp(cursor, BLOCK_SIZE_BYTES);
+    }
+    offsets.push(cursor);
+    tails.push(tail);
+    cursor += draft.metaBytes + tail;
+  }
+  return { offsets, tails, endBytes: cursor };
+}

@@ -1,0 +1,227 @@
+/**
+ * writeErofs: emits a planned erofs image strictly front to back into a SequentialSink.
+ * Metadata (superblock, inodes, xattrs, inline tails, shared xattrs) is assembled in a window
+ * of whole blocks that moves forward with the offsets the plan recorded; file data is
+ * streamed from each ByteSource in bounded chunks. Memory: one window plus one chunk.
+ */
+import { alignDown } from "../../core/int.js";
+import type { ByteSource } from "../../io/source.js";
+import type { SequentialSink } from "../../io/stream.js";
+import { encodeDirBlock, encodeInodeInto, encodeSuperblock, inodeCoreBytes, sealBlockZero, type DirentFields } from "./encode.js";
+import type { DirectoryItem } from "./dir.js";
+import { BLOCK_SIZE_BYTES, SUPERBLOCK_OFFSET_BYTES } from "./layout.js";
+import type { ErofsPlan, PlannedInode } from "./plan.js";
+import { encodeXattrBodyInto, encodeXattrEntryInto, xattrInodeCount } from "./xattrs.js";
+
+export interface WriteErofsOptions {
+  /** Read and write granularity in bytes (default 1 MiB); the output never depends on it. */
+  readonly chunkBytes?: number;
+}
+
+const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+
+export async function writeErofs(plan: ErofsPlan, sink: SequentialSink, options: WriteErofsOptions = {}): Promise<void> {
+  const chunkBytes = Math.max(1, Math.floor(options.chunkBytes ?? DEFAULT_CHUNK_BYTES));
+  const startPosition = sink.position;
+  const output = new CoalescingWriter(sink, chunkBytes);
+
+  const meta = new MetadataWindow(output, plan.dataStartBytes, Math.max(BLOCK_SIZE_BYTES, alignDown(chunkBytes, BLOCK_SIZE_BYTES)));
+  await meta.put(SUPERBLOCK_OFFSET_BYTES, encodeSuperblock({
+    rootNid: plan.rootNid,
+    inodeCount: plan.inodes.length,
+    buildTimeSeconds: plan.buildTimeSeconds,
+    blocks: plan.blocks,
+    metaBlockAddress: 0,
+    xattrBlockAddress: plan.xattrBlockAddress,
+    uuid: plan.uuid,
+    volumeName: plan.volumeName,
+  }));
+  for (const inode of plan.inodes) await meta.put(inode.offsetBytes, await encodeInodeRecord(plan, inode));
+  let sharedOffset = plan.xattrBlockAddress * BLOCK_SIZE_BYTES;
+  for (const xattr of plan.sharedXattrs) {
+    const entry = new Uint8Array(xattr.entryBytes);
+    encodeXattrEntryInto(entry, 0, xattr);
+    await meta.put(sharedOffset, entry);
+    sharedOffset += xattr.entryBytes;
+  }
+  await meta.finish();
+
+  for (const inode of plan.inodes) {
+    if (inode.dataBlocks === 0) continue;
+    if (output.position !== inode.dataBlockAddress * BLOCK_SIZE_BYTES) {
+      throw new Error(`internal: erofs data of ${inode.path || "/"} planned at block ${inode.dataBlockAddress}, writer is at byte ${output.position}`);
+    }
+    await writeInodeData(plan, inode, output, chunkBytes);
+  }
+  await output.flush();
+  if (sink.position - startPosition !== plan.sizeBytes) {
+    throw new Error(`internal: erofs writer produced ${sink.position - startPosition} bytes, plan says ${plan.sizeBytes}`);
+  }
+}
+
+/** Inode core + xattr body + inline tail, as stored at the inode's offset. */
+async function encodeInodeRecord(plan: ErofsPlan, inode: PlannedInode): Promise<Uint8Array> {
+  const coreBytes = inodeCoreBytes(inode.extended);
+  const out = new Uint8Array(coreBytes + inode.xattrBodyBytes + inode.tailBytes);
+  encodeInodeInto(out, 0, {
+    extended: inode.extended,
+    dataLayout: inode.dataLayout,
+    xattrCount: xattrInodeCount(inode.xattrBodyBytes),
+    mode: inode.mode,
+    nlink: inode.nlink,
+    sizeBytes: inode.sizeBytes,
+    union: inode.union,
+    ino: inode.ino,
+    uid: inode.node.meta.uid,
+    gid: inode.node.meta.gid,
+    mtimeSeconds: inode.node.meta.mtime,
+  });
+  if (inode.xattrBodyBytes > 0) encodeXattrBodyInto(out, coreBytes, inode.sharedXattrIds, inode.inlineXattrs);
+  if (inode.tailBytes > 0) out.set(await readTail(plan, inode), coreBytes + inode.xattrBodyBytes);
+  return out;
+}
+
+async function readTail(plan: ErofsPlan, inode: PlannedInode): Promise<Uint8Array> {
+  const tailStart = inode.sizeBytes - inode.tailBytes;
+  const node = inode.node;
+  switch (node.kind) {
+    case "file":
+      return readExact(node.content, tailStart, inode.tailBytes, inode.path);
+    case "symlink":
+      return new TextEncoder().encode(node.target).subarray(tailStart);
+    case "dir":
+      return encodeDirBlock(resolveDirents(plan, inode.directory!.blocks.at(-1)!));
+    default:
+      throw new Error(`internal: erofs ${node.kind} ${inode.path} has an inline tail`);
+  }
+}
+
+async function writeInodeData(plan: ErofsPlan, inode: PlannedInode, output: CoalescingWriter, chunkBytes: number): Promise<void> {
+  const node = inode.node;
+  const dataBytes = inode.dataBlocks * BLOCK_SIZE_BYTES;
+  if (node.kind === "file") {
+    const contentBytes = Math.min(inode.sizeBytes, dataBytes);
+    for (let offset = 0; offset < contentBytes; offset += chunkBytes) {
+      await output.write(await readExact(node.content, offset, Math.min(chunkBytes, contentBytes - offset), inode.path));
+    }
+    await output.zeros(dataBytes - contentBytes);
+  } else if (node.kind === "dir") {
+    const blocks = inode.directory!.blocks.slice(0, inode.dataBlocks);
+    for (const block of blocks) {
+      const used = encodeDirBlock(resolveDirents(plan, block));
+      await output.write(used);
+      await output.zeros(BLOCK_SIZE_BYTES - used.length);
+    }
+  } else if (node.kind === "symlink") {
+    const target = new TextEncoder().encode(node.target);
+    await output.write(target);
+    await output.zeros(dataBytes - target.length);
+  } else {
+    throw new Error(`internal: erofs ${node.kind} ${inode.path} has data blocks`);
+  }
+}
+
+function resolveDirents(plan: ErofsPlan, items: readonly DirectoryItem[]): DirentFields[] {
+  return items.map((item) => ({ nid: plan.inodes[item.inodeIndex]!.nid, nameBytes: item.nameBytes, fileType: item.fileType }));
+}
+
+async function readExact(source: ByteSource, offset: number, length: number, path: string): Promise<Uint8Array> {
+  const bytes = await source.read(offset, length);
+  if (bytes.length !== length) {
+    throw new Error(`internal: ${source.description} (${path}) returned ${bytes.length} bytes at ${offset}, asked for ${length}`);
+  }
+  return bytes;
+}
+
+/** Coalesces small writes into chunks of `chunkBytes`; large writes pass straight through. */
+class CoalescingWriter {
+  private pending: Uint8Array;
+  private pendingBytes = 0;
+  private flushed = 0;
+
+  constructor(private readonly sink: SequentialSink, private readonly chunkBytes: number) {
+    this.pending = new Uint8Array(chunkBytes);
+  }
+
+  get position(): number {
+    return this.flushed + this.pendingBytes;
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (bytes.length >= this.chunkBytes) {
+      await this.flush();
+      await this.sink.write(bytes);
+      this.flushed += bytes.length;
+      return;
+    }
+    let done = 0;
+    while (done < bytes.length) {
+      const count = Math.min(bytes.length - done, this.chunkBytes - this.pendingBytes);
+      this.pending.set(bytes.subarray(done, done + count), this.pendingBytes);
+      this.pendingBytes += count;
+      done += count;
+      if (this.pendingBytes === this.chunkBytes) await this.flush();
+    }
+  }
+
+  async zeros(count: number): Promise<void> {
+    for (let left = count; left > 0; ) {
+      const step = Math.min(left, this.chunkBytes - this.pendingBytes);
+      this.pending.fill(0, this.pendingBytes, this.pendingBytes + step);
+      this.pendingBytes += step;
+      left -= step;
+      if (this.pendingBytes === this.chunkBytes) await this.flush();
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const chunk = this.pending.subarray(0, this.pendingBytes);
+    this.pending = new Uint8Array(this.chunkBytes);
+    this.flushed += this.pendingBytes;
+    this.pendingBytes = 0;
+    await this.sink.write(chunk);
+  }
+}
+
+/**
+ * Assembles [0, endBytes) from pieces put at increasing offsets. Block 0 holds the superblock,
+ * whose checksum covers the rest of block 0, so it is sealed when the first window leaves.
+ */
+class MetadataWindow {
+  private window: Uint8Array;
+  private windowStart = 0;
+
+  constructor(private readonly output: CoalescingWriter, private readonly endBytes: number, private readonly windowBytes: number) {
+    this.window = new Uint8Array(windowBytes);
+  }
+
+  async put(offset: number, bytes: Uint8Array): Promise<void> {
+    if (offset < this.windowStart || offset + bytes.length > this.endBytes) {
+      throw new Error(`internal: erofs metadata piece at ${offset} (+${bytes.length}) is outside [${this.windowStart}, ${this.endBytes})`);
+    }
+    let done = 0;
+    while (done < bytes.length) {
+      const at = offset + done - this.windowStart;
+      if (at >= this.windowBytes) {
+        await this.emitWindow();
+        continue;
+      }
+      const count = Math.min(bytes.length - done, this.windowBytes - at);
+      this.window.set(bytes.subarray(done, done + count), at);
+      done += count;
+    }
+  }
+
+  async finish(): Promise<void> {
+    while (this.windowStart < this.endBytes) await this.emitWindow();
+  }
+
+  private async emitWindow(): Promise<void> {
+    if (this.windowStart === 0) sealBlockZero(this.window.subarray(0, BLOCK_SIZE_BYTES));
+    const length = Math.min(this.windowBytes, this.endBytes - this.windowStart);
+    await this.output.write(this.window.subarray(0, length));
+    this.windowStart += this.windowBytes;
+    this.window = new Uint8Array(this.windowBytes);
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Edge-case tree → our erofs image → fsck.erofs 1.8 (trixie) and the host kernel. Both readers
+ * must give back exactly the source tree.
+ */
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ErofsPlan } from "../../../lib/formats/erofs/plan.js";
+import type { DirNode } from "../../../lib/tree/tree.js";
+import { oraclesAvailable, runInTrixie } from "../../support/oracles.js";
+import { createEdgeTree } from "./support/edge-tree.js";
+import { diffSnapshots, snapshotHostDirectory, snapshotTree, treeFromHostDirectory, withoutFsckExtractLimits, type EntrySnapshot } from "./support/host-tree.js";
+import { buildImage, chrootScratch, extractWithFsck, fsckErofs, insideChroot, snapshotKernelMount, TEST_UUID } from "./support/oracle-run.js";
+
+const available = oraclesAvailable("root", "trixie", "getfattr", "setfattr", "mknod", "python3");
+
+describe.skipIf(!available)("erofs edge tree against fsck.erofs 1.8 and the kernel", () => {
+  let scratch: string;
+  let tree: DirNode;
+  let expected: Map<string, EntrySnapshot>;
+  let image: string;
+  let plan: ErofsPlan;
+
+  beforeAll(async () => {
+    scratch = chrootScratch("erofs-edge");
+    const source = join(scratch, "source");
+    mkdirSync(source);
+    createEdgeTree(source);
+    tree = await treeFromHostDirectory(source);
+    expected = await snapshotTree(tree);
+    image = join(scratch, "edge.erofs");
+    plan = await buildImage(tree, { uuid: TEST_UUID, label: "edge-tree", sourceDateEpoch: 1_700_000_000 }, image);
+  });
+
+  afterAll(() => {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it("passes fsck.erofs with full data check", () => {
+    expect(fsckErofs(image)).not.toMatch(/corrupt|error/i);
+  });
+
+  it("fsck.erofs --extract gives back the source tree", async () => {
+    const extracted = extractWithFsck(image, join(scratch, "extracted"));
+    expect(diffSnapshots(withoutFsckExtractLimits(expected), await snapshotHostDirectory(extracted))).toBe("");
+  });
+
+  it("a host kernel mount gives back the source tree", async () => {
+    expect(diffSnapshots(expected, await snapshotKernelMount(image))).toBe("");
+  });
+
+  it("dump.erofs reports our UUID, label, block count and root nid", () => {
+    const result = runInTrixie("dump.erofs", ["-s", insideChroot(image)]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`Filesystem UUID:                              ${TEST_UUID}`);
+    expect(result.stdout).toMatch(new RegExp(`Filesystem blocks:\\s+${plan.blocks}\\n`));
+    expect(result.stdout).toMatch(new RegExp(`Filesystem root nid:\\s+${plan.rootNid}\\n`));
+    expect(result.stdout).toMatch(/Filesystem features:\s+sb_csum/);
+  });
+});
