@@ -1,0 +1,183 @@
+/**
+ * writeFat: emits a planned FAT volume strictly front to back — reserved sectors (boot sector,
+ * FSInfo, backup boot sector), the FATs, the FAT12/16 root directory, then every directory and
+ * file in cluster order, then zeros up to the partition size. File contents are streamed from
+ * their ByteSource in bounded chunks; the only whole objects held in memory are directories
+ * (≤ 2 MiB each by the 65536-entry limit) and one FAT chunk.
+ */
+import { view } from "../../core/bytes.js";
+import { ErrorCode, fail } from "../../core/errors.js";
+import { sourceChunks } from "../../io/source.js";
+import { writeZeros, type SequentialSink } from "../../io/stream.js";
+import type { Meta } from "../../tree/tree.js";
+import {
+  ATTR_ARCHIVE, ATTR_DIRECTORY, ATTR_READ_ONLY, ATTR_VOLUME_ID, BACKUP_BOOT_SECTOR, DIRENT_SIZE, FSINFO_SECTOR, MEDIA_FIXED,
+  encodeBootSector, encodeDirentInto, encodeFsInfo, encodeLongNameEntryInto,
+} from "./layout.js";
+import { shortNameChecksum } from "./names.js";
+import type { FatPlan, FatRun, PlannedDirectory } from "./plan.js";
+import { fatTimestamp } from "./time.js";
+
+const FILE_CHUNK_BYTES = 1024 * 1024;
+/** FAT32 tables are streamed in slices of this many entries (1 MiB). */
+const FAT32_ENTRIES_PER_CHUNK = 256 * 1024;
+
+/** fatgen103 "FAT Data Structure": end-of-chain mark and the two reserved entries per type. */
+function fatMarks(fatType: 12 | 16 | 32): { endOfChain: number; entry0: number; entry1: number } {
+  if (fatType === 12) return { endOfChain: 0xfff, entry0: 0xf00 | MEDIA_FIXED, entry1: 0xfff };
+  if (fatType === 16) return { endOfChain: 0xffff, entry0: 0xff00 | MEDIA_FIXED, entry1: 0xffff };
+  // FAT32 entry 1 with bits 27 (clean shutdown) and 26 (no disk errors) set.
+  return { endOfChain: 0x0fff_ffff, entry0: 0x0fff_ff00 | MEDIA_FIXED, entry1: 0x0fff_ffff };
+}
+
+/** FAT entries [first, first + count): runs are contiguous, so each entry points to the next cluster or ends the chain. */
+function fatEntries(plan: FatPlan, first: number, count: number, lastClusters: Set<number>): Uint32Array {
+  const entries = new Uint32Array(count);
+  const marks = fatMarks(plan.geometry.fatType);
+  const endUsed = 2 + plan.usedClusters;
+  for (let index = 0; index < count; index++) {
+    const cluster = first + index;
+    if (cluster === 0) entries[index] = marks.entry0;
+    else if (cluster === 1) entries[index] = marks.entry1;
+    else if (cluster < endUsed) entries[index] = lastClusters.has(cluster) ? marks.endOfChain : cluster + 1;
+  }
+  return entries;
+}
+
+async function writeFatTable(plan: FatPlan, sink: SequentialSink, lastClusters: Set<number>): Promise<void> {
+  const { geometry } = plan;
+  const tableBytes = geometry.sectorsPerFat * geometry.sectorSizeBytes;
+  if (geometry.fatType === 32) {
+    const totalEntries = tableBytes / 4;
+    for (let first = 0; first < totalEntries; first += FAT32_ENTRIES_PER_CHUNK) {
+      const count = Math.min(FAT32_ENTRIES_PER_CHUNK, totalEntries - first);
+      // Only clusters 0 … clusterCount + 1 exist; entries beyond stay 0 (fatgen103).
+      const entries = fatEntries(plan, first, Math.max(0, Math.min(count, geometry.clusterCount + 2 - first)), lastClusters);
+      const bytes = new Uint8Array(count * 4);
+      const data = view(bytes);
+      for (let index = 0; index < entries.length; index++) data.setUint32(index * 4, entries[index]!, true);
+      await sink.write(bytes);
+    }
+    return;
+  }
+  // FAT12/16 tables are at most 128 KiB: built whole.
+  const bytes = new Uint8Array(tableBytes);
+  const data = view(bytes);
+  const entries = fatEntries(plan, 0, geometry.clusterCount + 2, lastClusters);
+  for (let index = 0; index < entries.length; index++) {
+    const value = entries[index]!;
+    if (geometry.fatType === 16) data.setUint16(index * 2, value, true);
+    else {
+      // FAT12: two 12-bit entries share three bytes, the even one in the low bits.
+      const offset = Math.floor((index * 3) / 2);
+      if (index % 2 === 0) {
+        bytes[offset] = value & 0xff;
+        bytes[offset + 1] = (bytes[offset + 1]! & 0xf0) | (value >> 8);
+      } else {
+        bytes[offset] = (bytes[offset]! & 0x0f) | ((value & 0x0f) << 4);
+        bytes[offset + 1] = value >> 4;
+      }
+    }
+  }
+  await sink.write(bytes);
+}
+
+const DOT_NAME = Uint8Array.from(".          ", (character) => character.charCodeAt(0));
+const DOT_DOT_NAME = Uint8Array.from("..         ", (character) => character.charCodeAt(0));
+
+function stamp(meta: Meta) {
+  const { date, time, hundredths } = fatTimestamp(meta.mtime);
+  return { date, time, timeHundredths: hundredths };
+}
+
+/** The bytes of one directory: label or "."/"..", then each entry's long-name slots and short entry. */
+export function encodeDirectory(plan: FatPlan, directory: PlannedDirectory, sizeBytes: number): Uint8Array {
+  const bytes = new Uint8Array(sizeBytes);
+  const data = view(bytes);
+  let offset = 0;
+  const own = stamp(directory.node.meta);
+  if (directory.isRoot) {
+    if (plan.hasLabelEntry) {
+      encodeDirentInto(data, offset, { name: plan.volumeLabel, attributes: ATTR_VOLUME_ID, caseBits: 0, firstCluster: 0, sizeBytes: 0, ...own });
+      offset += DIRENT_SIZE;
+    }
+  } else {
+    encodeDirentInto(data, offset, { name: DOT_NAME, attributes: ATTR_DIRECTORY, caseBits: 0, firstCluster: directory.firstCluster, sizeBytes: 0, ...own });
+    encodeDirentInto(data, offset + DIRENT_SIZE, { name: DOT_DOT_NAME, attributes: ATTR_DIRECTORY, caseBits: 0, firstCluster: directory.parentCluster, sizeBytes: 0, ...own });
+    offset += 2 * DIRENT_SIZE;
+  }
+  for (const entry of directory.entries) {
+    const { shortName } = entry;
+    if (entry.longNameEntries > 0) {
+      const checksum = shortNameChecksum(shortName.bytes);
+      // Long-name slots precede the short entry in reverse order, the last one flagged 0x40.
+      for (let ordinal = entry.longNameEntries; ordinal >= 1; ordinal--) {
+        encodeLongNameEntryInto(data, offset, entry.name, ordinal, ordinal === entry.longNameEntries, checksum);
+        offset += DIRENT_SIZE;
+      }
+    }
+    const isDirectory = entry.node.kind === "dir";
+    const readOnly = (entry.node.meta.mode & 0o222) === 0 ? ATTR_READ_ONLY : 0;
+    encodeDirentInto(data, offset, {
+      name: shortName.bytes,
+      attributes: isDirectory ? ATTR_DIRECTORY : ATTR_ARCHIVE | readOnly,
+      caseBits: shortName.caseBits,
+      firstCluster: entry.firstCluster,
+      sizeBytes: entry.node.kind === "file" ? entry.node.size : 0,
+      ...stamp(entry.node.meta),
+    });
+    offset += DIRENT_SIZE;
+  }
+  if (offset !== directory.slotCount * DIRENT_SIZE) throw new Error(`internal: directory /${directory.path} encoded ${offset / DIRENT_SIZE} of ${directory.slotCount} planned entries`);
+  return bytes;
+}
+
+async function writeRun(plan: FatPlan, run: FatRun, sink: SequentialSink): Promise<void> {
+  const runBytes = run.clusterCount * plan.geometry.clusterSizeBytes;
+  if (run.kind === "dir") {
+    await sink.write(encodeDirectory(plan, run.directory, runBytes));
+    return;
+  }
+  let written = 0;
+  for await (const chunk of sourceChunks(run.file.content, FILE_CHUNK_BYTES)) {
+    written += chunk.length;
+    if (written > run.file.size) break;
+    await sink.write(chunk);
+  }
+  if (written !== run.file.size) {
+    fail(ErrorCode.Input, `/${run.path}: ${run.file.content.description} yielded ${written} bytes instead of ${run.file.size}`, "do not modify the input tree during a build");
+  }
+  await writeZeros(sink, runBytes - run.file.size);
+}
+
+export async function writeFat(plan: FatPlan, sink: SequentialSink): Promise<void> {
+  const start = sink.position;
+  const { geometry } = plan;
+  const sectorBytes = geometry.sectorSizeBytes;
+  const at = (sector: number) => start + sector * sectorBytes;
+  const bootSector = encodeBootSector({ geometry, volumeId: plan.volumeId, volumeLabel: plan.volumeLabel });
+
+  await sink.write(bootSector);
+  if (geometry.fatType === 32) {
+    const nextFree = plan.freeClusters > 0 ? 2 + plan.usedClusters : 0xffff_ffff;
+    await writeZeros(sink, at(FSINFO_SECTOR) - sink.position);
+    await sink.write(encodeFsInfo(sectorBytes, plan.freeClusters, nextFree));
+    await writeZeros(sink, at(BACKUP_BOOT_SECTOR) - sink.position);
+    await sink.write(bootSector);
+  }
+  await writeZeros(sink, at(geometry.reservedSectors) - sink.position);
+
+  const lastClusters = new Set(plan.runs.map((run) => run.firstCluster + run.clusterCount - 1));
+  for (let copy = 0; copy < geometry.fatCount; copy++) await writeFatTable(plan, sink, lastClusters);
+  if (geometry.fatType !== 32) await sink.write(encodeDirectory(plan, plan.root, geometry.rootDirSectors * sectorBytes));
+  if (sink.position !== at(geometry.firstDataSector)) throw new Error(`internal: FAT data area starts at byte ${sink.position - start}, planned ${geometry.firstDataSector * sectorBytes}`);
+
+  let nextCluster = 2;
+  for (const run of plan.runs) {
+    if (run.firstCluster !== nextCluster) throw new Error(`internal: FAT run at cluster ${run.firstCluster}, expected ${nextCluster}`);
+    await writeRun(plan, run, sink);
+    nextCluster += run.clusterCount;
+  }
+  await writeZeros(sink, start + plan.sizeBytes - sink.position);
+  if (sink.position - start !== plan.sizeBytes) throw new Error(`internal: FAT volume wrote ${sink.position - start} bytes, planned ${plan.sizeBytes}`);
+}
