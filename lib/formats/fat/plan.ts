@@ -186,8 +186,9 @@ function fits(geometry: FatGeometry, demand: Demand): boolean {
 /**
  * The smallest multiple of `grainBytes` ≥ `fromBytes` whose geometry holds the demand, or
  * undefined when none up to the FAT limit does. Steps one grain at a time, but jumps ahead by
- * the missing clusters (less three clusters of slack: rounding the FAT to whole clusters can
- * return at most two) since a size that lacks k clusters cannot fit with fewer than k more.
+ * the missing clusters, since a size that lacks k clusters cannot fit with fewer than k more —
+ * less a safety margin: rounding the FAT to whole clusters can hand back two clusters, and
+ * mkfs.fat's rounding of the volume down to whole tracks releases up to one track at once.
  */
 function smallestFittingSize(demand: Demand, sectorSize: number, fatType: FatType, fromBytes: number, grainBytes: number): number | undefined {
   const maxBytes = 0xffff_ffff * sectorSize;
@@ -202,7 +203,8 @@ function smallestFittingSize(demand: Demand, sectorSize: number, fatType: FatTyp
     if (!isRefusal(geometry)) {
       if (fits(geometry, demand)) return candidate;
       const missing = demand.clusters(geometry.clusterSizeBytes, fatType) - geometry.clusterCount;
-      candidate += Math.max(grainBytes, alignDown((missing - 3) * geometry.clusterSizeBytes, grainBytes));
+      const safeBytes = (missing - 3) * geometry.clusterSizeBytes - geometry.sectorsPerTrack * sectorSize;
+      candidate += Math.max(grainBytes, alignDown(safeBytes, grainBytes));
     } else {
       candidate += grainBytes;
     }
