@@ -69,10 +69,10 @@ export function fsckFat(image: string): { status: number | null; output: string 
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
-/** Extracts the whole volume with mtools (UTF-8 locale, so long names are decoded, not mangled). */
+/** Extracts the whole volume with mtools (UTF-8 locale, so long names are decoded, not mangled; -m keeps mtimes, read as UTC). */
 export function mcopyExtract(image: string, target: string): { status: number | null; output: string } {
   mkdirSync(target, { recursive: true });
-  const result = run("mcopy", ["-s", "-n", "-m", "-i", image, "::*", `${target}/`], { env: { ...process.env, LC_ALL: "C.UTF-8", MTOOLS_SKIP_CHECK: "1" } });
+  const result = run("mcopy", ["-s", "-n", "-m", "-i", image, "::*", `${target}/`], { env: { ...process.env, LC_ALL: "C.UTF-8", TZ: "UTC", MTOOLS_SKIP_CHECK: "1" } });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 

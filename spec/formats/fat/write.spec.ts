@@ -3,7 +3,7 @@
  * sizing above repart's ESP minimum, bad input, and determinism.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isGptimgError } from "../../../lib/core/errors.js";
@@ -61,6 +61,8 @@ describe.skipIf(!oraclesAvailable("fsck.fat", "mcopy", "minfo", "7zz"))("FAT wri
     const plan = await buildImage({ tree: buildTree(ESP_SPEC), sectorSize: 512, label: "esp", volumeId: 0x5739c63f, minSizeBytes: ESP_MIN_512 }, image);
     expect(plan.sizeBytes).toBe(ESP_MIN_512);
     checkWithOracles(image, ESP_SPEC, join(dir, "esp"));
+    // Timestamps come from the tree (UTC): mcopy -m restores them.
+    expect(statSync(join(dir, "esp", "mcopy", "loader/loader.conf")).mtimeMs / 1000).toBe(FILE_META.mtime);
     const info = run("minfo", ["-i", image, "::"]);
     expect(info.status, info.stderr).toBe(0);
     // formats.md §2.1: seed 01234567-89ab-… gives ESP volume id 5739-C63F, label "ESP".
