@@ -5,19 +5,26 @@
  * make-initrd-tree.sh: busybox + host veritysetup/blkid + kernel modules) whose /init finds
  * root and root-verity by DPS type, checks their PARTUUIDs against roothash= and opens verity.
  *
- * Which parts are gptimg's own is listed in `producers` of the result, so a test report shows
- * exactly what a boot proves. Parts whose gptimg writer has not landed yet are made with the
- * reference C tools (GNU cpio, mksquashfs/mkfs.erofs, mkfs.vfat + mcopy, sfdisk).
+ * Every byte of the disk comes from gptimg's writers: cpio (initramfs), PE (UKI), squashfs /
+ * erofs (root), verity (hash partition), FAT (ESP) and GPT. Host tools only supply the file
+ * trees (busybox, veritysetup and its libraries, kernel modules from the boot parts).
  */
-import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { gzipSync } from "fflate";
 import { toHex } from "../../lib/core/bytes.js";
-import { VerityHasher } from "../../lib/formats/verity/build.js";
+import { writeCpio } from "../../lib/formats/cpio/write.js";
+import { planErofs } from "../../lib/formats/erofs/plan.js";
+import { writeErofs } from "../../lib/formats/erofs/write.js";
+import { planFat } from "../../lib/formats/fat/plan.js";
+import { writeFat } from "../../lib/formats/fat/write.js";
+import { encodeGpt } from "../../lib/formats/gpt/encode.js";
 import { assembleUki } from "../../lib/formats/pe/uki.js";
-import { FileSliceSource, sourceChunks } from "../../lib/io/source.js";
+import { buildSquashfsFile } from "../../lib/formats/squashfs/write.js";
+import { VerityHasher } from "../../lib/formats/verity/build.js";
+import { FileSink } from "../../lib/io/sink.js";
+import { FileSliceSource } from "../../lib/io/source.js";
 import { MemorySink } from "../../lib/io/stream.js";
+import { treeFromDirectory } from "../../lib/tree/from-dir.js";
 import { runOk } from "../support/oracles.js";
 import { ORACLE_SCRIPTS_DIR, type BootParts } from "./parts.js";
 
@@ -35,19 +42,21 @@ export interface BootImageA {
   readonly imagePath: string;
   readonly rootHash: string;
   readonly cmdline: string;
+  readonly ukiBytes: number;
   /** Partition byte ranges, for negative tests that damage one of them. */
   readonly partitions: Readonly<Record<"esp" | "root" | "rootVerity", { offsetBytes: number; sizeBytes: number }>>;
-  /** Which tool produced each part. */
-  readonly producers: Readonly<Record<string, string>>;
 }
 
-/** The initramfs (gzip'd newc cpio) shared by every image of a test run. */
-export function buildInitrd(parts: BootParts, workDirectory: string): Uint8Array {
+const treeOptions = { allRootOwned: true, sourceDateEpoch: EPOCH, xattrs: false } as const;
+
+/** The initramfs (gzip'd newc cpio from gptimg's cpio writer) shared by every image of a run. */
+export async function buildInitrd(parts: BootParts, workDirectory: string): Promise<Uint8Array> {
   const tree = join(workDirectory, "initrd-tree");
   rmSync(tree, { recursive: true, force: true });
   runOk(join(ORACLE_SCRIPTS_DIR, "make-initrd-tree.sh"), ["--parts", parts.directory, tree], { env: { ...process.env, SOURCE_DATE_EPOCH: String(EPOCH) } });
-  const cpio = execFileSync("sh", ["-c", "find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 --reproducible"], { cwd: tree, maxBuffer: 256 * MiB });
-  return gzipSync(cpio, { level: 6, mtime: 0 });
+  const sink = new MemorySink();
+  await writeCpio(await treeFromDirectory(tree, treeOptions), sink, { compression: "gzip" });
+  return sink.bytes();
 }
 
 export async function buildBootImageA(options: {
@@ -62,28 +71,31 @@ export async function buildBootImageA(options: {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
 
-  const rootTree = join(work, "root-tree");
-  makeRootTree(rootTree, parts.busybox, marker);
-  const rootFs = join(work, "root.fs");
+  const rootTreePath = join(work, "root-tree");
+  makeRootTree(rootTreePath, parts.busybox, marker);
+  const rootTree = await treeFromDirectory(rootTreePath, treeOptions);
+  let rootFs: Uint8Array;
   if (fs === "squashfs") {
-    runOk("mksquashfs", [rootTree, rootFs, "-noappend", "-all-root", "-no-xattrs", "-no-progress", "-quiet"], { env: { ...process.env, SOURCE_DATE_EPOCH: String(EPOCH) } });
+    const path = join(work, "root.squashfs");
+    await buildSquashfsFile(rootTree, { concurrency: 2, sourceDateEpoch: EPOCH }, path);
+    rootFs = readFileSync(path);
   } else {
-    runOk("mkfs.erofs", [`-T${EPOCH}`, "--all-root", "-x-1", "-U", "6d1c2f1e-8a57-4a39-9b0e-9f3f6a0c1d2e", rootFs, rootTree]);
+    const sink = new MemorySink();
+    await writeErofs(planErofs(rootTree, { uuid: "6d1c2f1e-8a57-4a39-9b0e-9f3f6a0c1d2e", sourceDateEpoch: EPOCH }), sink);
+    rootFs = sink.bytes();
   }
-  const dataSizeBytes = alignUpTo(statSync(rootFs).size, MiB);
+  const dataSizeBytes = alignUpTo(rootFs.length, MiB);
 
-  // dm-verity over the data partition (file system zero-padded to 1 MiB), written by gptimg.
+  // dm-verity over the data partition (file system zero-padded to 1 MiB).
   const hasher = new VerityHasher(
     { dataBlockSize: 4096, hashBlockSize: 4096, algorithm: "sha256", salt: new Uint8Array(32).fill(0x5a), uuid: "0e6c9a34-5d5c-4b39-8c77-3f1f0b5c2a11", hashType: 1 },
     { concurrency: 2 },
   );
-  const rootSource = new FileSliceSource(rootFs, 0, statSync(rootFs).size);
-  for await (const chunk of sourceChunks(rootSource, 4 * MiB)) await hasher.write(chunk);
-  await hasher.write(new Uint8Array(dataSizeBytes - rootSource.size));
+  await hasher.write(rootFs);
+  await hasher.write(new Uint8Array(dataSizeBytes - rootFs.length));
   const verity = await hasher.finish();
   const hashSink = new MemorySink();
   await hasher.writeHashImage(hashSink);
-  await hasher.close();
   const hashImage = hashSink.bytes();
   const rootHash = toHex(verity.rootHash);
   const hashSizeBytes = alignUpTo(hashImage.length, MiB);
@@ -98,54 +110,53 @@ export async function buildBootImageA(options: {
     uname: parts.kernelVersion,
   });
 
-  const espTree = join(work, "esp-tree");
-  for (const directory of ["EFI/BOOT", "EFI/systemd", "EFI/Linux", "loader"]) mkdirSync(join(espTree, directory), { recursive: true });
-  copyFileSync(parts.systemdBoot, join(espTree, "EFI/BOOT/BOOTX64.EFI"));
-  copyFileSync(parts.systemdBoot, join(espTree, "EFI/systemd/systemd-bootx64.efi"));
-  writeFileSync(join(espTree, "EFI/Linux/gptimg-boot-a.efi"), uki);
-  writeFileSync(join(espTree, "loader/loader.conf"), "timeout 0\n");
-  const espSizeBytes = Math.max(64 * MiB, alignUpTo(uki.length + 2 * statSync(parts.systemdBoot).size + 8 * MiB, MiB));
-  const espImage = join(work, "esp.img");
-  writeFileSync(espImage, new Uint8Array(0));
-  execFileSync("truncate", ["-s", String(espSizeBytes), espImage]);
-  runOk("mkfs.vfat", ["-F", "32", "-n", "ESP", "-i", "12345678", "--invariant", espImage]);
-  runOk("mcopy", ["-s", "-m", "-i", espImage, join(espTree, "EFI"), join(espTree, "loader"), "::/"], { env: { ...process.env, MTOOLS_SKIP_CHECK: "1", TZ: "UTC" } });
+  const espTreePath = join(work, "esp-tree");
+  for (const directory of ["EFI/BOOT", "EFI/systemd", "EFI/Linux", "loader"]) mkdirSync(join(espTreePath, directory), { recursive: true });
+  copyFileSync(parts.systemdBoot, join(espTreePath, "EFI/BOOT/BOOTX64.EFI"));
+  copyFileSync(parts.systemdBoot, join(espTreePath, "EFI/systemd/systemd-bootx64.efi"));
+  writeFileSync(join(espTreePath, "EFI/Linux/gptimg-boot-a.efi"), uki);
+  writeFileSync(join(espTreePath, "loader/loader.conf"), "timeout 0\n");
+  const espPlan = planFat({ tree: await treeFromDirectory(espTreePath, treeOptions), sectorSize: 512, label: "ESP", volumeId: 0x12345678, grainBytes: MiB, where: "boot test A ESP" });
+  const espSink = new MemorySink();
+  await writeFat(espPlan, espSink);
+  const esp = espSink.bytes();
 
   const espOffset = MiB;
-  const rootOffset = espOffset + espSizeBytes;
+  const rootOffset = espOffset + alignUpTo(esp.length, MiB);
   const hashOffset = rootOffset + dataSizeBytes;
   const diskSize = hashOffset + hashSizeBytes + MiB;
-  const imagePath = join(work, "disk.img");
-  writeFileSync(imagePath, new Uint8Array(0));
-  execFileSync("truncate", ["-s", String(diskSize), imagePath]);
   const uuidFromHex = (hex: string): string => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
-  const sectors = (bytes: number): number => bytes / 512;
-  runOk("sfdisk", ["--quiet", "--no-reread", "--no-tell-kernel", imagePath], {
-    input: [
-      "label: gpt",
-      "label-id: 7b1d3a8e-2f4c-4e5a-9c6b-1d2e3f4a5b6c",
-      `start=${sectors(espOffset)}, size=${sectors(espSizeBytes)}, type=${DPS.esp}, uuid=2a9f1c3e-4b5d-4e6f-8a7b-9c0d1e2f3a4b, name="esp"`,
-      `start=${sectors(rootOffset)}, size=${sectors(dataSizeBytes)}, type=${DPS.rootX86_64}, uuid=${uuidFromHex(rootHash.slice(0, 32))}, name="root-x86-64", attrs="GUID:60"`,
-      `start=${sectors(hashOffset)}, size=${sectors(hashSizeBytes)}, type=${DPS.rootX86_64Verity}, uuid=${uuidFromHex(rootHash.slice(32))}, name="root-x86-64-verity", attrs="GUID:60"`,
-      "",
-    ].join("\n"),
+  const readOnly = 1n << 60n;
+  const gpt = encodeGpt({
+    sectorSize: 512,
+    totalSectors: diskSize / 512,
+    diskGuid: "7b1d3a8e-2f4c-4e5a-9c6b-1d2e3f4a5b6c",
+    entries: [
+      { slot: 0, typeUuid: DPS.esp, uuid: "2a9f1c3e-4b5d-4e6f-8a7b-9c0d1e2f3a4b", firstLba: espOffset / 512, lastLba: rootOffset / 512 - 1, attributes: 0n, label: "esp" },
+      { slot: 1, typeUuid: DPS.rootX86_64, uuid: uuidFromHex(rootHash.slice(0, 32)), firstLba: rootOffset / 512, lastLba: hashOffset / 512 - 1, attributes: readOnly, label: "root-x86-64" },
+      { slot: 2, typeUuid: DPS.rootX86_64Verity, uuid: uuidFromHex(rootHash.slice(32)), firstLba: hashOffset / 512, lastLba: (hashOffset + hashSizeBytes) / 512 - 1, attributes: readOnly, label: "root-x86-64-verity" },
+    ],
   });
-  execFileSync("dd", [`if=${espImage}`, `of=${imagePath}`, "bs=1M", `seek=${espOffset / MiB}`, "conv=notrunc,sparse", "status=none"]);
-  execFileSync("dd", [`if=${rootFs}`, `of=${imagePath}`, "bs=1M", `seek=${rootOffset / MiB}`, "conv=notrunc,sparse", "status=none"]);
-  writeFileSync(join(work, "hash.img"), hashImage);
-  execFileSync("dd", [`if=${join(work, "hash.img")}`, `of=${imagePath}`, "bs=1M", `seek=${hashOffset / MiB}`, "conv=notrunc,sparse", "status=none"]);
+  const imagePath = join(work, "disk.img");
+  const disk = await FileSink.create(imagePath, diskSize);
+  try {
+    await disk.writeAt(0, gpt.primary);
+    await disk.writeAt(espOffset, esp);
+    await disk.writeAt(rootOffset, rootFs);
+    await disk.writeAt(hashOffset, hashImage);
+    await disk.writeAt(gpt.backupOffsetBytes, gpt.backup);
+  } finally {
+    await disk.close();
+  }
   return {
     imagePath,
     rootHash,
     cmdline,
+    ukiBytes: uki.length,
     partitions: {
-      esp: { offsetBytes: espOffset, sizeBytes: espSizeBytes },
+      esp: { offsetBytes: espOffset, sizeBytes: rootOffset - espOffset },
       root: { offsetBytes: rootOffset, sizeBytes: dataSizeBytes },
       rootVerity: { offsetBytes: hashOffset, sizeBytes: hashSizeBytes },
-    },
-    producers: {
-      uki: "gptimg pe/uki", verity: "gptimg verity", initrd: "GNU cpio + gzip (fflate)",
-      root: fs === "squashfs" ? "mksquashfs" : "mkfs.erofs", esp: "mkfs.vfat + mcopy", gpt: "sfdisk",
     },
   };
 }
@@ -168,9 +179,6 @@ function makeRootTree(root: string, busybox: string, marker: string): void {
     "$B poweroff -f",
     "",
   ].join("\n"), { mode: 0o755 });
-  for (const path of ["bin/busybox", "sbin/init", "etc/os-release", "bin", "sbin", "etc", "proc", "sys", "dev", "run", "tmp", "."]) {
-    if (existsSync(join(root, path))) utimesSync(join(root, path), EPOCH, EPOCH);
-  }
 }
 
 function alignUpTo(value: number, alignment: number): number {
