@@ -3,8 +3,8 @@
  * sizing above repart's ESP minimum, bad input, and determinism.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isGptimgError } from "../../../lib/core/errors.js";
 import { planFat, type FatOptions } from "../../../lib/formats/fat/plan.js";
@@ -12,7 +12,7 @@ import { writeFat } from "../../../lib/formats/fat/write.js";
 import { ZeroSource } from "../../../lib/io/source.js";
 import { MemorySink } from "../../../lib/io/stream.js";
 import { TreeBuilder } from "../../../lib/tree/builder.js";
-import { oraclesAvailable, run } from "../../support/oracles.js";
+import { TRIXIE_ROOT, oraclesAvailable, run, runInTrixie } from "../../support/oracles.js";
 import { FILE_META, buildImage, buildTree, checkWithOracles, fsckFat, removeDir, scratchDir, treeFromHostDir } from "./support.js";
 
 const MiB = 1024 * 1024;
@@ -134,6 +134,34 @@ describe.skipIf(!oraclesAvailable("fsck.fat", "mcopy", "minfo", "7zz"))("FAT wri
     const plan = planFat(options(treeFromHostDir(hostTree)));
     await writeFat(plan, sink);
     expect(createHash("sha256").update(sink.bytes()).digest("hex")).toBe(hash(join(dir, "det-1.img")));
+  });
+});
+
+describe.skipIf(!oraclesAvailable("trixie", "fsck.fat"))("FAT writer vs systemd-repart v257 (trixie chroot)", () => {
+  it("a tree repart cannot fit in its automatic ESP size (mcopy: Disk full) is sized automatically by us", async () => {
+    mkdirSync(join(TRIXIE_ROOT, "tmp"), { recursive: true });
+    const work = mkdtempSync(join(TRIXIE_ROOT, "tmp", "gptimg-fat-repart-"));
+    try {
+      const spec = new Map<string, Uint8Array | null>();
+      for (let index = 0; index < 12; index++) spec.set(`EFI/Linux/uki-${index}.efi`, pseudoRandom(10 * MiB, index + 100));
+      for (const [path, content] of spec) {
+        mkdirSync(dirname(join(work, "tree", path)), { recursive: true });
+        writeFileSync(join(work, "tree", path), content!);
+      }
+      const inside = `/${relative(TRIXIE_ROOT, work)}`;
+      mkdirSync(join(work, "defs"));
+      writeFileSync(join(work, "defs", "00-esp.conf"), `[Partition]\nType=esp\nFormat=vfat\nCopyFiles=${inside}/tree:/\n`);
+      const repart = runInTrixie("systemd-repart", ["--empty=create", "--size=auto", "--dry-run=no", "--offline=yes", "--seed=01234567-89ab-cdef-0123-456789abcdef", `--definitions=${inside}/defs`, `${inside}/disk.img`]);
+      expect(repart.status).not.toBe(0);
+      expect(repart.stdout + repart.stderr).toMatch(/Disk full/);
+
+      const image = join(work, "ours.img");
+      const plan = await buildImage({ tree: buildTree(spec), sectorSize: 512, label: "esp", volumeId: 0x5739c63f, minSizeBytes: ESP_MIN_512 }, image);
+      expect(plan.sizeBytes).toBeGreaterThan(ESP_MIN_512);
+      checkWithOracles(image, spec, join(work, "check"));
+    } finally {
+      removeDir(work);
+    }
   });
 });
 
