@@ -17,6 +17,7 @@ import { alignUp } from "../core/int.js";
 import { decompressToSpool, sniffCompression } from "../io/decompress.js";
 import { FileSliceSource } from "../io/source.js";
 import { TreeBuilder } from "./builder.js";
+import { encodeAclXattr, isMinimalAcl, parseAclText } from "./tar-acl.js";
 import { checksumMatches, isZeroBlock, parsePaxRecords, parsePaxTime, parseTarHeader, TAR_BLOCK_BYTES, type PaxRecord, type RawTarHeader } from "./tar-header.js";
 import type { DirNode, Meta, Xattr } from "./tree.js";
 
@@ -162,6 +163,9 @@ function addMember(builder: TreeBuilder, input: MemberInput): void {
   const meta = memberMeta(input, where);
   const linkBytes = pending.longLink ?? pending.pax.get("linkpath") ?? globals.get("linkpath") ?? header.linkname;
   const typeflag = header.typeflag === "0" && path.endsWith("/") ? "5" : header.typeflag;
+  if ([...pending.pax.keys()].some((key) => key.startsWith("GNU.sparse."))) {
+    fail(ErrorCode.Input, `${where}: GNU sparse members (PAX GNU.sparse.*) are not supported`, "recreate the archive without --sparse");
+  }
   switch (typeflag) {
     case "0":
     case "7":
@@ -249,6 +253,15 @@ function memberXattrs(pax: Map<string, Uint8Array>, where: string): Xattr[] {
   }
   for (const [key, value] of pax) {
     if (key.startsWith("SCHILY.xattr.")) byName.set(key.slice("SCHILY.xattr.".length), value);
+  }
+  // `tar --acls` text ACLs, unless the same ACL also came as an xattr (--xattrs-include='*').
+  for (const [kind, xattrName] of [["access", "system.posix_acl_access"], ["default", "system.posix_acl_default"]] as const) {
+    const text = pax.get(`SCHILY.acl.${kind}`);
+    if (text === undefined || byName.has(xattrName)) continue;
+    const entries = parseAclText(new TextDecoder().decode(text));
+    if (typeof entries === "string") fail(ErrorCode.Input, `${where}: ${entries}`, "archive with --xattrs --xattrs-include='*' instead of --acls, which stores ACLs with numeric ids");
+    // A minimal access ACL is just the mode bits; the kernel keeps no xattr for it.
+    if (entries.length > 0 && !(kind === "access" && isMinimalAcl(entries))) byName.set(xattrName, encodeAclXattr(entries));
   }
   return [...byName].map(([name, value]) => ({ name, value })).sort((left, right) => (left.name < right.name ? -1 : left.name > right.name ? 1 : 0));
 }

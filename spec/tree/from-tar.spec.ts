@@ -107,6 +107,22 @@ describe.skipIf(!haveEdgeTools)("edge-case tree through GNU tar, PAX, bsdtar, gz
     expect(await describeTree(await treeFromTar(compressed, { scratchDirectory: scratch }), { contents: true })).toEqual(expected);
   });
 
+  it("GNU tar --acls (SCHILY.acl.* text, numeric ids) → the same system.posix_acl_* xattrs as the directory", async () => {
+    const aclSource = join(scratch, "acl-src");
+    // Binary ACLs (posix_acl_xattr.h) set directly: user::rw- user:4242:rw- group::r-- group:4343:r-- mask::rw- other::r--
+    // on a file, and a default ACL user::rwx user:4242:rwx group::r-x mask::rwx other::r-x on a directory.
+    runOk("sh", ["-euc", `
+      mkdir -p '${aclSource}/dir' && touch '${aclSource}/file' '${aclSource}/plain'
+      setfattr -n system.posix_acl_access -v 0x0200000001000600ffffffff020006009210000004000400ffffffff08000400ee10000010000600ffffffff20000400ffffffff '${aclSource}/file'
+      setfattr -n system.posix_acl_default -v 0x0200000001000700ffffffff020007009210000004000500ffffffff10000700ffffffff20000500ffffffff '${aclSource}/dir'
+    `]);
+    const archive = join(scratch, "acls.tar");
+    runOk("tar", ["--acls", "--numeric-owner", "-C", aclSource, "-cf", archive, "."]);
+    const fromDirectory = await describeTree(await treeFromDirectory(aclSource));
+    expect(fromDirectory.find((line) => line.startsWith("file "))).toContain("system.posix_acl_access=0200");
+    expect(await describeTree(await treeFromTar(archive))).toEqual(fromDirectory);
+  });
+
   it("SOURCE_DATE_EPOCH clamps mtimes from a tar", async () => {
     const archive = join(scratch, "clamp.tar");
     gnuTar(archive);

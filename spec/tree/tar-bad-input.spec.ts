@@ -109,5 +109,20 @@ describe.skipIf(!haveTools)("tar input that must be refused", () => {
     const path = join(scratch, "sparse.tar");
     runOk("tar", ["--format=gnu", "--sparse", "-C", source, "-cf", path, "holes"]);
     await expectRefused(path, /member "holes": GNU sparse members are not supported/);
+    const paxPath = join(scratch, "sparse-pax.tar");
+    runOk("tar", ["--format=pax", "--sparse", "-C", source, "-cf", paxPath, "holes"]);
+    await expectRefused(paxPath, /GNU sparse members \(PAX GNU\.sparse\.\*\) are not supported/);
+  });
+
+  it("a text ACL naming a user without a numeric id (GNU tar --acls stores names)", async () => {
+    const path = join(scratch, "named-acl.tar");
+    runOk("python3", ["-c", `
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as archive:
+    info = tarfile.TarInfo("f")
+    info.pax_headers = {"SCHILY.acl.access": "user::rw-\\nuser:alice:rw-\\ngroup::r--\\nmask::rw-\\nother::r--\\n"}
+    archive.addfile(info, io.BytesIO(b""))
+`, path]);
+    await expectRefused(path, /member "f": ACL entry "user:alice:rw-" names user "alice" without a numeric id; archive with --xattrs/);
   });
 });

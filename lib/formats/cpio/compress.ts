@@ -52,7 +52,7 @@ export async function compressingSink(target: SequentialSink, compression: Initr
   if (compression === "gzip") return new GzipSink(target, level ?? 6);
   if (compression === "zstd") {
     await zstdReady();
-    return new ZstdSink(target, level ?? 19);
+    return new ZstdSink(target, level ?? 3);
   }
   return new PlainSink(target);
 }

@@ -15,7 +15,7 @@ import { CPIO_ALIGNMENT_BYTES, CPIO_NEWC_MAGIC } from "./layout.js";
 
 export interface CpioWriteOptions {
   readonly compression?: InitrdCompression;
-  /** gzip 0-9 (default 6, as gzip), zstd 1-22 (default 19). */
+  /** gzip 0-9 (default 6) and zstd 1-22 (default 3): the defaults of the gzip and zstd commands. */
   readonly level?: number;
 }
 
