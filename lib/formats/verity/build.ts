@@ -4,14 +4,15 @@
  *
  * VerityHasher is a SequentialSink: the data partition's writer tees into it, so the tree is
  * built while the data is produced, never by reading the partition a second time. Writes of
- * any size are packed into batches of whole data blocks; batches go to worker threads
- * (lib/core/pool.ts) and their digests are consumed in submission order, so the result does
- * not depend on chunking or worker count.
+ * any size are packed into batches of whole data blocks, each stored as a salt ‖ block record
+ * so the digest input is contiguous; batches go to worker threads (lib/core/pool.ts) and their
+ * digests are consumed in submission order, so the result does not depend on chunking or
+ * worker count.
  *
  * Memory: level 0 (one digest slot per data block, 1/128 of the data for 4 KiB blocks and
  * sha256: 8 MiB per GiB) and the levels above it (1/128 of that again) are held in memory
  * until the hash image is written; the data itself is held only as in-flight batches
- * (batch size × 2 × workers).
+ * (batch size × 2 × workers, plus the salt in front of each block).
  *
  * A trailing partial data block is not covered, exactly as veritysetup does (formats.md
  * §3.2, VERIFIED); image partitions are block-aligned, so this only matters for odd inputs.
@@ -22,7 +23,7 @@ import { WorkerPool, workerScriptPath } from "../../core/pool.js";
 import { alignUp } from "../../core/int.js";
 import type { SequentialSink } from "../../io/stream.js";
 import { writeZeros } from "../../io/stream.js";
-import { hashBlocks, type HashJob } from "./hash-blocks.js";
+import { hashBlocks, hashSaltedRecords, type HashJob, type HashReply } from "./hash-blocks.js";
 import { MAX_SALT_BYTES } from "./layout.js";
 import { checkVerityParameters, digestLayout, planVerity, type VerityAlgorithm, type VerityPlan } from "./plan.js";
 import { encodeSuperblock } from "./superblock.js";
@@ -58,13 +59,19 @@ const DEFAULT_BATCH_BYTES = 2 * 1024 * 1024;
 export class VerityHasher implements SequentialSink {
   position = 0;
   private readonly slotBytes: number;
+  /** Data bytes per batch (whole data blocks). */
   private readonly batchBytes: number;
+  /** salt ‖ block: one record per data block in a batch buffer. */
+  private readonly recordBytes: number;
   private batch: Uint8Array;
+  /** Data bytes (not record bytes) in the current batch. */
   private batchFill = 0;
   /** Level-0 digest runs, in data order, as they come back from the workers. */
   private readonly leafRuns: Uint8Array[] = [];
-  private readonly inFlight: Promise<Uint8Array>[] = [];
-  private pool: WorkerPool<Uint8Array> | undefined;
+  private readonly inFlight: Promise<HashReply>[] = [];
+  /** Batch buffers the workers handed back; reusing them avoids faulting in fresh memory. */
+  private readonly spareBatches: Uint8Array[] = [];
+  private pool: WorkerPool<HashReply> | undefined;
   private finished = false;
   private result: VerityResult | undefined;
 
@@ -75,15 +82,21 @@ export class VerityHasher implements SequentialSink {
     if (!isGuid(parameters.uuid)) fail(ErrorCode.Verity, `verity.uuid: "${parameters.uuid}" is not a UUID`, "use the dashed 8-4-4-4-12 form");
     this.slotBytes = digestLayout(parameters.hashBlockSize, parameters.algorithm).digestSlotBytes;
     this.batchBytes = alignUp(Math.max(options.batchBytes ?? DEFAULT_BATCH_BYTES, parameters.dataBlockSize), parameters.dataBlockSize);
-    this.batch = new Uint8Array(this.batchBytes);
+    this.recordBytes = parameters.salt.length + parameters.dataBlockSize;
+    this.batch = this.newBatch();
   }
 
   async write(bytes: Uint8Array): Promise<void> {
     if (this.finished) throw new Error("internal: VerityHasher.write after finish");
+    const { dataBlockSize } = this.parameters;
+    const saltBytes = this.recordBytes - dataBlockSize;
     let offset = 0;
     while (offset < bytes.length) {
-      const take = Math.min(bytes.length - offset, this.batchBytes - this.batchFill);
-      this.batch.set(bytes.subarray(offset, offset + take), this.batchFill);
+      // Copy up to the end of the current data block, into its record after the salt.
+      const withinBlock = this.batchFill % dataBlockSize;
+      const take = Math.min(bytes.length - offset, dataBlockSize - withinBlock);
+      const recordStart = ((this.batchFill - withinBlock) / dataBlockSize) * this.recordBytes;
+      this.batch.set(bytes.subarray(offset, offset + take), recordStart + saltBytes + withinBlock);
       this.batchFill += take;
       offset += take;
       if (this.batchFill === this.batchBytes) await this.dispatchFullBatch();
@@ -99,8 +112,8 @@ export class VerityHasher implements SequentialSink {
       const plan = planVerity(this.position, this.parameters);
       // The tail batch (possibly with a trailing partial block, which hashBlocks skips) is
       // small, so it is hashed here rather than shipped to a worker.
-      const tail = hashBlocks(this.parameters.algorithm, this.parameters.salt, this.batch.subarray(0, this.batchFill), this.parameters.dataBlockSize, this.slotBytes);
-      while (this.inFlight.length > 0) this.leafRuns.push(await this.inFlight.shift()!);
+      const tail = hashSaltedRecords(this.parameters.algorithm, this.batch, this.recordBytes, Math.floor(this.batchFill / this.parameters.dataBlockSize), this.slotBytes);
+      while (this.inFlight.length > 0) await this.collectOldest();
       this.leafRuns.push(tail);
       const levels = this.buildLevels(plan);
       const rootHash = levels.length === 0 ? tail.slice(0, plan.digestSizeBytes) : this.digestOf(levels[levels.length - 1]!);
@@ -126,14 +139,28 @@ export class VerityHasher implements SequentialSink {
   }
 
   private async dispatchFullBatch(): Promise<void> {
-    const job: HashJob = { algorithm: this.parameters.algorithm, salt: this.parameters.salt, blockSize: this.parameters.dataBlockSize, slotBytes: this.slotBytes, data: this.batch };
+    const job: HashJob = { algorithm: this.parameters.algorithm, recordBytes: this.recordBytes, count: this.batchBytes / this.parameters.dataBlockSize, slotBytes: this.slotBytes, records: this.batch };
     // Workers start on the first full batch, so small inputs never pay for thread start-up.
-    this.pool ??= new WorkerPool<Uint8Array>(workerScriptPath(import.meta.url, "./hash-worker.js"), Math.max(1, this.options.concurrency));
+    this.pool ??= new WorkerPool<HashReply>(workerScriptPath(import.meta.url, "./hash-worker.js"), Math.max(1, this.options.concurrency));
     this.inFlight.push(this.pool.submit(job, [this.batch.buffer as ArrayBuffer]));
-    this.batch = new Uint8Array(this.batchBytes);
+    this.batch = this.spareBatches.pop() ?? this.newBatch();
     this.batchFill = 0;
     // Two batches per worker keep every worker busy while bounding memory.
-    while (this.inFlight.length >= 2 * this.pool.size) this.leafRuns.push(await this.inFlight.shift()!);
+    while (this.inFlight.length >= 2 * this.pool.size) await this.collectOldest();
+  }
+
+  private async collectOldest(): Promise<void> {
+    const reply = await this.inFlight.shift()!;
+    this.leafRuns.push(reply.digests);
+    this.spareBatches.push(reply.records);
+  }
+
+  /** A batch buffer with the salt already in front of every record (workers never change it). */
+  private newBatch(): Uint8Array {
+    const records = this.batchBytes / this.parameters.dataBlockSize;
+    const batch = new Uint8Array(records * this.recordBytes);
+    for (let record = 0; record < records; record++) batch.set(this.parameters.salt, record * this.recordBytes);
+    return batch;
   }
 
   /** Level 0 from the digest runs, then each level i+1 from the blocks of level i (§3.2). */
