@@ -21,6 +21,16 @@ import { hasTool, REQUIRE_ORACLES } from "../support/oracles.js";
 export const OVMF_DIR = process.env["OVMF_DIR"] ?? "/usr/share/OVMF";
 const OVMF_CODE = join(OVMF_DIR, "OVMF_CODE_4M.fd");
 const OVMF_VARS = join(OVMF_DIR, "OVMF_VARS_4M.fd");
+/**
+ * Debian's test-only Secure Boot firmware: PK, KEK and db hold the "snakeoil" certificate whose
+ * key ships in the ovmf package (/usr/share/ovmf/PkKek-1-snakeoil.{key,pem}, password
+ * "snakeoil"), and Secure Boot is enabled. It is an SMM build, so QEMU needs smm=on and a
+ * secure pflash.
+ */
+const OVMF_CODE_SNAKEOIL = join(OVMF_DIR, "OVMF_CODE_4M.snakeoil.fd");
+const OVMF_VARS_SNAKEOIL = join(OVMF_DIR, "OVMF_VARS_4M.snakeoil.fd");
+export const SNAKEOIL_KEY = process.env["OVMF_SNAKEOIL_KEY"] ?? "/usr/share/ovmf/PkKek-1-snakeoil.key";
+export const SNAKEOIL_CERTIFICATE = process.env["OVMF_SNAKEOIL_CERT"] ?? "/usr/share/ovmf/PkKek-1-snakeoil.pem";
 const QEMU = process.env["QEMU"] ?? "qemu-system-x86_64";
 
 /** Console lines that mean the boot can no longer reach the marker. */
@@ -33,6 +43,8 @@ export interface BootOptions {
   readonly memoryMiB?: number;
   /** Seconds to let the guest power off after the marker before QEMU is killed. */
   readonly graceSeconds?: number;
+  /** Boot the Secure-Boot-enforcing snakeoil firmware instead of plain OVMF. */
+  readonly secureBoot?: boolean;
 }
 
 export interface BootResult {
@@ -46,8 +58,9 @@ export interface BootResult {
 }
 
 /** True when QEMU and OVMF are installed; throws under GPTIMG_REQUIRE_ORACLES=1 when not. */
-export function bootOraclesAvailable(): boolean {
-  const missing = [hasTool(QEMU) ? undefined : `${QEMU} (apt-get install qemu-system-x86)`, existsSync(OVMF_CODE) && existsSync(OVMF_VARS) ? undefined : `${OVMF_CODE} (apt-get install ovmf)`]
+export function bootOraclesAvailable(options: { secureBoot?: boolean } = {}): boolean {
+  const firmware = options.secureBoot ? [OVMF_CODE_SNAKEOIL, OVMF_VARS_SNAKEOIL, SNAKEOIL_KEY, SNAKEOIL_CERTIFICATE] : [OVMF_CODE, OVMF_VARS];
+  const missing = [hasTool(QEMU) ? undefined : `${QEMU} (apt-get install qemu-system-x86)`, ...firmware.map((path) => (existsSync(path) ? undefined : `${path} (apt-get install ovmf)`))]
     .filter((item): item is string => item !== undefined);
   if (missing.length === 0) return true;
   const message = `boot oracles not available: ${missing.join(", ")}`;
@@ -63,15 +76,16 @@ export async function bootImage(imagePath: string, marker: string, options: Boot
   const scratch = mkdtempSync(join(tmpdir(), "gptimg-boot-"));
   const serialPath = join(scratch, "serial.log");
   const varsPath = join(scratch, "vars.fd");
-  copyFileSync(OVMF_VARS, varsPath);
+  copyFileSync(options.secureBoot ? OVMF_VARS_SNAKEOIL : OVMF_VARS, varsPath);
   writeFileSync(serialPath, "");
   const started = Date.now();
   const qemu = spawn(QEMU, [
     ...acceleratorArguments(accelerator),
-    "-machine", "q35", "-m", String(options.memoryMiB ?? 512), "-smp", "1",
+    "-machine", options.secureBoot ? "q35,smm=on" : "q35", "-m", String(options.memoryMiB ?? 512), "-smp", "1",
+    ...(options.secureBoot ? ["-global", "driver=cfi.pflash01,property=secure,value=on"] : []),
     "-nodefaults", "-display", "none", "-monitor", "none", "-no-reboot",
     "-serial", `file:${serialPath}`,
-    "-drive", `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
+    "-drive", `if=pflash,format=raw,unit=0,readonly=on,file=${options.secureBoot ? OVMF_CODE_SNAKEOIL : OVMF_CODE}`,
     "-drive", `if=pflash,format=raw,unit=1,file=${varsPath}`,
     "-drive", `if=virtio,format=raw,snapshot=on,file=${resolve(imagePath)}`,
   ], { stdio: ["ignore", "pipe", "pipe"] });

@@ -18,6 +18,7 @@ import { writeErofs } from "../../lib/formats/erofs/write.js";
 import { planFat } from "../../lib/formats/fat/plan.js";
 import { writeFat } from "../../lib/formats/fat/write.js";
 import { encodeGpt } from "../../lib/formats/gpt/encode.js";
+import { signPe } from "../../lib/formats/pe/authenticode.js";
 import { assembleUki } from "../../lib/formats/pe/uki.js";
 import { buildSquashfsFile } from "../../lib/formats/squashfs/write.js";
 import { VerityHasher } from "../../lib/formats/verity/build.js";
@@ -65,9 +66,13 @@ export async function buildBootImageA(options: {
   fs: "squashfs" | "erofs";
   marker: string;
   workDirectory: string;
+  /** Sign systemd-boot and the UKI (Authenticode) with this key and certificate. */
+  secureBoot?: { privateKeyPem: string; certificatePem: string; leaveUkiUnsigned?: boolean };
+  /** Directory name under workDirectory (default image-a-<fs>). */
+  name?: string;
 }): Promise<BootImageA> {
   const { parts, fs, marker, workDirectory } = options;
-  const work = join(workDirectory, `image-a-${fs}`);
+  const work = join(workDirectory, options.name ?? `image-a-${fs}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
 
@@ -101,7 +106,7 @@ export async function buildBootImageA(options: {
   const hashSizeBytes = alignUpTo(hashImage.length, MiB);
 
   const cmdline = `console=ttyS0,115200 panic=5 ro roothash=${rootHash}`;
-  const uki = await assembleUki({
+  const unsignedUki = await assembleUki({
     stub: readFileSync(parts.stub),
     linux: new FileSliceSource(parts.vmlinuz, 0, statSync(parts.vmlinuz).size),
     initrds: [options.initrd],
@@ -109,11 +114,15 @@ export async function buildBootImageA(options: {
     osrel: 'ID=gptimg-boot-a\nNAME="gptimg boot test A"\nPRETTY_NAME="gptimg boot test A"\nVERSION_ID=1\n',
     uname: parts.kernelVersion,
   });
+  const sign = (bytes: Uint8Array, what: string): Uint8Array =>
+    options.secureBoot ? signPe(bytes, options.secureBoot.privateKeyPem, options.secureBoot.certificatePem, { imageWhere: what }) : bytes;
+  const uki = options.secureBoot?.leaveUkiUnsigned ? unsignedUki : sign(unsignedUki, "UKI");
+  const systemdBoot = sign(readFileSync(parts.systemdBoot), "systemd-boot");
 
   const espTreePath = join(work, "esp-tree");
   for (const directory of ["EFI/BOOT", "EFI/systemd", "EFI/Linux", "loader"]) mkdirSync(join(espTreePath, directory), { recursive: true });
-  copyFileSync(parts.systemdBoot, join(espTreePath, "EFI/BOOT/BOOTX64.EFI"));
-  copyFileSync(parts.systemdBoot, join(espTreePath, "EFI/systemd/systemd-bootx64.efi"));
+  writeFileSync(join(espTreePath, "EFI/BOOT/BOOTX64.EFI"), systemdBoot);
+  writeFileSync(join(espTreePath, "EFI/systemd/systemd-bootx64.efi"), systemdBoot);
   writeFileSync(join(espTreePath, "EFI/Linux/gptimg-boot-a.efi"), uki);
   writeFileSync(join(espTreePath, "loader/loader.conf"), "timeout 0\n");
   const espPlan = planFat({ tree: await treeFromDirectory(espTreePath, treeOptions), sectorSize: 512, label: "ESP", volumeId: 0x12345678, grainBytes: MiB, where: "boot test A ESP" });
