@@ -1,6 +1,9 @@
 /** Output never depends on worker count, batch size or how the data is chunked (style rule 7). */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { toHex } from "../../../lib/core/bytes.js";
+import { VerityHasher } from "../../../lib/formats/verity/build.js";
+import { MemorySink, TeeSink } from "../../../lib/io/stream.js";
 import { buildTree, parameters, sampleData } from "./support.js";
 
 const RUNS = Math.max(3, Math.round(Number(process.env.GPTIMG_FC_RUNS ?? 25) / 2));
@@ -29,5 +32,16 @@ describe("VerityHasher determinism", () => {
         expect(Buffer.compare(result.image, reference.image)).toBe(0);
       },
     ), { numRuns: RUNS });
+  });
+
+  it("hashes data teed from a partition writer in the same pass (no second read)", async () => {
+    const image = new MemorySink();
+    const hasher = new VerityHasher(parameters(), { concurrency: 2, batchBytes: 256 * 1024 });
+    const writer = new TeeSink([image, hasher]);
+    for (let offset = 0; offset < data.length; offset += 100_000) await writer.write(data.subarray(offset, offset + 100_000));
+    const result = await hasher.finish();
+    const reference = await buildTree(data, parameters(), { concurrency: 1 });
+    expect(toHex(result.rootHash)).toBe(reference.rootHash);
+    expect(Buffer.compare(image.bytes(), data)).toBe(0);
   });
 });
