@@ -9,10 +9,14 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { oraclesAvailable } from "../../support/oracles.js";
 import { bootParts } from "../../boot/parts.js";
+import { shape, specOf } from "./arbitraries.js";
 import { buildImage, buildTree, removeDir, scratchDir } from "./support.js";
+
+const RUNS = Number(process.env.GPTIMG_FC_RUNS ?? 25);
 
 /** In dependency order (modules.dep): insmod does not resolve dependencies. */
 const MODULES = [
@@ -65,6 +69,33 @@ function bootAndList(vmlinuz: string, initramfs: string, image: string): string 
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
+/** Builds an image of `spec`, boots the guest on it and compares its listing with `spec`. */
+async function expectKernelSees(spec: Map<string, Uint8Array | null>, workDir: string): Promise<void> {
+  mkdirSync(workDir, { recursive: true });
+  const image = join(workDir, "fat.img");
+  await buildImage({ tree: buildTree(spec), sectorSize: 512, label: "esp", volumeId: 0x5739c63f, minSizeBytes: 100 * 1024 * 1024 }, image);
+  const output = bootAndList(parts!.vmlinuz, makeInitramfs(workDir, parts!.modulesDirectory, parts!.busybox), image);
+  expect(output, output.slice(-3000)).toContain("GPTIMG-FAT-DONE");
+  const directories = new Set<string>();
+  const files = new Map<string, string>();
+  for (const line of output.split("\n")) {
+    const dirMatch = /^GPTIMG-FAT-DIR \.\/?(.*)$/.exec(line);
+    if (dirMatch && dirMatch[1] !== "") directories.add(dirMatch[1]!);
+    const fileMatch = /^GPTIMG-FAT-FILE ([0-9a-f]{64}) {2}\.\/(.*)$/.exec(line);
+    if (fileMatch) files.set(fileMatch[2]!, fileMatch[1]!);
+  }
+  const expectedDirectories = new Set<string>();
+  const expectedFiles = new Map<string, string>();
+  for (const [path, content] of spec) {
+    for (let cut = path.indexOf("/"); cut > 0; cut = path.indexOf("/", cut + 1)) expectedDirectories.add(path.slice(0, cut));
+    if (content === null) expectedDirectories.add(path);
+    else expectedFiles.set(path, sha256(content));
+  }
+  expect([...directories].sort()).toEqual([...expectedDirectories].sort());
+  expect(new Map([...files].sort())).toEqual(new Map([...expectedFiles].sort()));
+  removeDir(workDir);
+}
+
 const parts = bootParts();
 describe.skipIf(!parts || !oraclesAvailable("qemu-system-x86_64", "cpio"))("FAT writer read by the Linux kernel (vfat in a QEMU guest)", () => {
   const dir = scratchDir("kernel");
@@ -85,27 +116,17 @@ describe.skipIf(!parts || !oraclesAvailable("qemu-system-x86_64", "cpio"))("FAT 
       ["empty dir", null],
     ]);
     for (let index = 0; index < 200; index++) spec.set(`wide/similar long name ${index}.conf`, new TextEncoder().encode(`entry ${index}\n`));
-    const image = join(dir, "esp.img");
-    await buildImage({ tree: buildTree(spec), sectorSize: 512, label: "esp", volumeId: 0x5739c63f, minSizeBytes: 100 * 1024 * 1024 }, image);
+    await expectKernelSees(spec, join(dir, "esp"));
+  });
 
-    const output = bootAndList(parts!.vmlinuz, makeInitramfs(dir, parts!.modulesDirectory, parts!.busybox), image);
-    expect(output, output.slice(-3000)).toContain("GPTIMG-FAT-DONE");
-    const directories = new Set<string>();
-    const files = new Map<string, string>();
-    for (const line of output.split("\n")) {
-      const dirMatch = /^GPTIMG-FAT-DIR \.\/?(.*)$/.exec(line);
-      if (dirMatch && dirMatch[1] !== "") directories.add(dirMatch[1]!);
-      const fileMatch = /^GPTIMG-FAT-FILE ([0-9a-f]{64}) {2}\.\/(.*)$/.exec(line);
-      if (fileMatch) files.set(fileMatch[2]!, fileMatch[1]!);
-    }
-    const expectedDirectories = new Set<string>();
-    const expectedFiles = new Map<string, string>();
-    for (const [path, content] of spec) {
-      for (let cut = path.indexOf("/"); cut > 0; cut = path.indexOf("/", cut + 1)) expectedDirectories.add(path.slice(0, cut));
-      if (content === null) expectedDirectories.add(path);
-      else expectedFiles.set(path, sha256(content));
-    }
-    expect([...directories].sort()).toEqual([...expectedDirectories].sort());
-    expect(new Map([...files].sort())).toEqual(new Map([...expectedFiles].sort()));
+  it("random trees (several per boot): unicode/emoji/255-unit names, dots and spaces, case variants, 0 B … 3 MiB files", async () => {
+    let round = 0;
+    await fc.assert(fc.asyncProperty(fc.array(shape, { minLength: 6, maxLength: 6 }), async (shapes) => {
+      const spec = new Map<string, Uint8Array | null>();
+      shapes.forEach((root, index) => {
+        for (const [path, content] of specOf(root)) spec.set(`t${index}/${path}`, content);
+      });
+      await expectKernelSees(spec, join(dir, `random-${round++}`));
+    }), { numRuns: Math.max(1, Math.ceil(RUNS / 12)) });
   });
 });
