@@ -113,7 +113,7 @@ describe.skipIf(!haveEdgeTools)("edge-case tree through GNU tar, PAX, bsdtar, gz
     // on a file, and a default ACL user::rwx user:4242:rwx group::r-x mask::rwx other::r-x on a directory.
     runOk("sh", ["-euc", `
       mkdir -p '${aclSource}/dir' && touch '${aclSource}/file' '${aclSource}/plain'
-      setfattr -n system.posix_acl_access -v 0x0200000001000600ffffffff020006009210000004000400ffffffff08000400ee10000010000600ffffffff20000400ffffffff '${aclSource}/file'
+      setfattr -n system.posix_acl_access -v 0x0200000001000600ffffffff020006009210000004000400ffffffff08000400f710000010000600ffffffff20000400ffffffff '${aclSource}/file'
       setfattr -n system.posix_acl_default -v 0x0200000001000700ffffffff020007009210000004000500ffffffff10000700ffffffff20000500ffffffff '${aclSource}/dir'
     `]);
     const archive = join(scratch, "acls.tar");
