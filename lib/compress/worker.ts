@@ -19,10 +19,15 @@ function serve(): void {
     }
     const compressed = (await codec).compress(job.block, job.level);
     const reply: CompressReply = compressed.length < job.block.length
-      ? { bytes: compressed, compressed: true }
+      ? { bytes: owned(compressed), compressed: true }
       : { bytes: job.block, compressed: false };
     port.postMessage(reply, [reply.bytes.buffer as ArrayBuffer]);
   });
+}
+
+/** A view that is its buffer's only user (so transferring the buffer moves just these bytes). */
+function owned(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
 }
 
 serve();
