@@ -5,7 +5,7 @@
  * signer's certificate must be exactly that one (no chain building or expiry checks; the
  * kernel and systemd do their own keyring checks at boot).
  */
-import { createHash, createPublicKey, verify } from "node:crypto";
+import { createHash, createPublicKey, verify, type KeyObject } from "node:crypto";
 import { ErrorCode, fail } from "../core/errors.js";
 import { childrenOf, decodeObjectIdentifier, DerTag, expectTag, readTlv, readWhole, setOf, type DerNode } from "./der.js";
 import { OID } from "./cms.js";
@@ -91,12 +91,22 @@ export function checkSignedData(der: Uint8Array, data: Uint8Array | undefined, w
   if (parsed.digestAlgorithm !== OID.sha256) return `${where}: digest algorithm ${parsed.digestAlgorithm} is not SHA-256`;
   const signedContent = data ?? (parsed.content ? readTlv(parsed.content, 0, where).content : undefined);
   if (signedContent === undefined) return `${where}: detached signature but no data to check it against`;
-  const publicKey = createPublicKey({ key: Buffer.from(signer.subjectPublicKeyInfo), format: "der", type: "spki" });
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: Buffer.from(signer.subjectPublicKeyInfo), format: "der", type: "spki" });
+  } catch (error) {
+    return `${where}: the signer's public key cannot be read (${(error as Error).message})`;
+  }
   if (parsed.signedAttributes !== undefined) {
     const digest = new Uint8Array(createHash("sha256").update(signedContent).digest());
     if (parsed.messageDigest === undefined || !sameBytes(parsed.messageDigest, digest)) return `${where}: messageDigest attribute does not match the data`;
   }
-  const ok = verify("sha256", parsed.signedAttributes ?? signedContent, publicKey, parsed.signature);
+  let ok: boolean;
+  try {
+    ok = verify("sha256", parsed.signedAttributes ?? signedContent, publicKey, parsed.signature);
+  } catch {
+    ok = false;
+  }
   return ok ? undefined : `${where}: signature does not verify`;
 }
 

@@ -15,16 +15,22 @@ export function parsePem(text: string, where: string): PemBlock[] {
     const body = match[2]!.replace(/\s+/g, "");
     // RFC 1421 headers ("Proc-Type: 4,ENCRYPTED") mean an encrypted traditional key.
     if (body.includes(":")) fail(ErrorCode.Signing, `${where}: PEM block "${match[1]}" is encrypted`, "decrypt it first (openssl pkey -in KEY -out PLAIN.pem)");
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) fail(ErrorCode.Signing, `${where}: PEM block "${match[1]}" is not valid base64`, "check the file");
-    blocks.push({ label: match[1]!, der: fromBase64(body) });
+    const der = fromBase64(body);
+    if (der === undefined) fail(ErrorCode.Signing, `${where}: PEM block "${match[1]}" is not valid base64`, "check the file");
+    blocks.push({ label: match[1]!, der });
   }
   if (blocks.length === 0) fail(ErrorCode.Signing, `${where}: no PEM block (-----BEGIN …-----) found`, "give a PEM file");
   return blocks;
 }
 
-/** Standard base64 (RFC 4648 §4) → bytes; callers validate the alphabet first. */
-export function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
+/** Standard base64 (RFC 4648 §4) → bytes; undefined when it is not valid base64. */
+export function fromBase64(text: string): Uint8Array | undefined {
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    return undefined;
+  }
   const out = new Uint8Array(binary.length);
   for (let index = 0; index < binary.length; index++) out[index] = binary.charCodeAt(index);
   return out;

@@ -82,7 +82,7 @@ export function parseVeritySignature(bytes: Uint8Array, where = "verity signatur
   try {
     value = JSON.parse(fromUtf8(bytes.subarray(0, end)));
   } catch {
-    return bad("not valid JSON");
+    return bad("not valid UTF-8 JSON");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return bad("JSON is not an object");
   const record = value as Record<string, unknown>;
@@ -90,10 +90,11 @@ export function parseVeritySignature(bytes: Uint8Array, where = "verity signatur
   const signature = record["signature"];
   const certificateFingerprint = record["certificateFingerprint"];
   if (typeof rootHash !== "string" || !/^([0-9a-fA-F]{2})+$/.test(rootHash)) bad(`"rootHash" is missing or not hex`);
-  if (typeof signature !== "string" || !/^[A-Za-z0-9+/]+={0,2}$/.test(signature)) bad(`"signature" is missing or not base64`);
+  const signatureBytes = typeof signature === "string" && /^[A-Za-z0-9+/]+={0,2}$/.test(signature) ? fromBase64(signature) : undefined;
+  if (signatureBytes === undefined) return bad(`"signature" is missing or not base64`);
   return {
     rootHash: fromHex(rootHash as string),
-    signature: fromBase64(signature as string),
+    signature: signatureBytes,
     ...(typeof certificateFingerprint === "string" ? { certificateFingerprint } : {}),
   };
 }

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { fromHex, toHex } from "../../../lib/core/bytes.js";
 import { guidToBytes } from "../../../lib/core/guid.js";
-import { deriveVeritySalt, deriveVeritySuperblockUuid, verityPartitionUuids } from "../../../lib/formats/verity/ids.js";
+import { repartVerityParameters, verityPartitionUuids } from "../../../lib/formats/verity/ids.js";
 import { checkVeritySignaturePartition, parseVeritySignature, veritySignaturePartition } from "../../../lib/formats/verity/signature.js";
 import { oraclesAvailable, runInTrixie, runOk, TRIXIE_ROOT } from "../../support/oracles.js";
 import { makeKeyPairs } from "../../crypto/keys.js";
@@ -45,7 +45,7 @@ function repart(name: string, dataPath: string, blockSizes: string, keyPath: str
 
 async function compare(run: RepartRun, dataBlockSize: number, hashBlockSize: number): Promise<void> {
   const seed = guidToBytes(SEED);
-  const ours = await buildTree(run.data, { dataBlockSize, hashBlockSize, algorithm: "sha256", salt: deriveVeritySalt(seed), uuid: deriveVeritySuperblockUuid(seed), hashType: 1 }, { concurrency: 2, batchBytes: 64 * 1024 });
+  const ours = await buildTree(run.data, repartVerityParameters(seed, dataBlockSize, hashBlockSize), { concurrency: 2, batchBytes: 64 * 1024 });
   expect(ours.rootHash).toBe(run.rootHash);
   expect(run.hash.length).toBeGreaterThanOrEqual(ours.image.length);
   expect(Buffer.compare(run.hash.subarray(0, ours.image.length), ours.image)).toBe(0);

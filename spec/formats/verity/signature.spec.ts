@@ -40,7 +40,7 @@ describe.skipIf(!haveOracles)("verity signature partition", () => {
       // The fingerprint is openssl's SHA-256 certificate fingerprint.
       const opensslFingerprint = runOk("openssl", ["x509", "-in", pair.certificatePath, "-noout", "-fingerprint", "-sha256"]).trim().split("=")[1]!.replace(/:/g, "").toLowerCase();
       expect(fingerprint).toBe(opensslFingerprint);
-      const signaturePath = scratch.file(`${name}.sig.der`, fromBase64(JSON.parse(text).signature));
+      const signaturePath = scratch.file(`${name}.sig.der`, fromBase64(JSON.parse(text).signature)!);
       runOk("openssl", ["smime", "-verify", "-binary", "-inform", "DER", "-in", signaturePath, "-content", rootPath, "-CAfile", pair.certificatePath, "-purpose", "any", "-out", "/dev/null"]);
       const newlinePath = scratch.file(`${name}.roothash-nl.txt`, ascii(`${ROOT_HEX}\n`));
       expect(run("openssl", ["smime", "-verify", "-binary", "-inform", "DER", "-in", signaturePath, "-content", newlinePath, "-CAfile", pair.certificatePath, "-purpose", "any", "-out", "/dev/null"]).status).not.toBe(0);
