@@ -4,7 +4,7 @@
  * become one node object; other mounted file systems are not entered (their mount point is
  * kept as an empty directory, as `tar --one-file-system` and repart's CopyFiles= do).
  */
-import { lstat, readdir, readlink } from "node:fs/promises";
+import { lstat, readdir, readlink, realpath } from "node:fs/promises";
 import type { BigIntStats } from "node:fs";
 import { fromUtf8 } from "../core/bytes.js";
 import { clampMtime } from "../core/context.js";
@@ -45,13 +45,20 @@ interface ScanState {
 }
 
 export async function treeFromDirectory(hostPath: string, options: DirectoryTreeOptions = {}): Promise<DirNode> {
-  const rootStat = await lstatOrFail(hostPath, hostPath);
+  // The root itself may be reached through a symlink (a user's path); nothing below it is.
+  let rootPath: string;
+  try {
+    rootPath = await realpath(hostPath);
+  } catch (error) {
+    return fail(ErrorCode.Input, `${hostPath}: cannot resolve (${(error as NodeJS.ErrnoException).code ?? error})`, "check that the source directory exists");
+  }
+  const rootStat = await lstatOrFail(rootPath, hostPath);
   if (!rootStat.isDirectory()) fail(ErrorCode.Input, `${hostPath}: not a directory`, "give a directory as the tree source");
   const state: ScanState = { rootDevice: rootStat.dev, options, builder: new TreeBuilder(), inodes: new Map(), paths: [] };
   const xattrs = options.xattrs ?? true;
   state.builder.addDirectory("", metaOf(rootStat, options, []));
-  state.paths.push({ hostPath, treePath: "" });
-  await scanDirectory(state, hostPath, "");
+  state.paths.push({ hostPath: rootPath, treePath: "" });
+  await scanDirectory(state, rootPath, "");
   if (!xattrs) return state.builder.build();
   // Xattrs are read in one batched pass and applied by rebuilding the affected metadata.
   const found = await readHostXattrs(state.paths.map((entry) => entry.hostPath));

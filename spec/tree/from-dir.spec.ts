@@ -52,6 +52,12 @@ describe.skipIf(!haveTools)("treeFromDirectory", () => {
     expect(plain.find((line) => line.startsWith("etc/os-release "))).toMatch(/ 1000:1000 t=1700000000 size=1$/);
   });
 
+  it("the root may be given through a symlink; its xattrs and contents are the directory's", async () => {
+    runOk("ln", ["-sfn", join(root, "src/etc"), join(root, "etc-link")]);
+    const lines = await describeTree(await treeFromDirectory(join(root, "etc-link")));
+    expect(lines.find((line) => line.startsWith("os-release "))).toContain("user.note=");
+  });
+
   it("refuses a name that is not UTF-8, naming it", async () => {
     const bad = join(root, "bad");
     mkdirSync(bad);

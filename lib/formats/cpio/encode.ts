@@ -67,7 +67,7 @@ export interface CpioEntry {
 
 /**
  * Plans every entry: pre-order (parents before children, as extraction needs), inode numbers
- * 1, 2, … in first-seen order (hardlinks share one), the root as ".". Hardlinked files carry
+ * 1, 2, … in first-seen order (hardlinks share one; symlinks never do), the root as ".". Hardlinked files carry
  * their data on the last link only, like GNU cpio; the kernel and both cpio tools accept it.
  * mtimes outside 0 … 2^32-1 are clamped to that range (newc has no room for them).
  */
@@ -77,11 +77,15 @@ export function planCpioEntries(root: DirNode): CpioEntry[] {
   for (const { node } of walkTree(root)) links.set(node, (links.get(node) ?? 0) + 1);
   const seen = new Map<TreeNode, number>();
   const entries: CpioEntry[] = [];
+  let nextInode = 1;
   for (const { path, node } of walkTree(root)) {
-    if (!inodes.has(node)) inodes.set(node, inodes.size + 1);
-    const occurrence = (seen.get(node) ?? 0) + 1;
+    // The kernel's do_symlink() has no hardlink handling (init/initramfs.c), so each path of a
+    // hardlinked symlink becomes a symlink of its own, with its target.
+    const ownInode = node.kind === "symlink";
+    if (ownInode || !inodes.has(node)) inodes.set(node, nextInode++);
+    const occurrence = ownInode ? 1 : (seen.get(node) ?? 0) + 1;
     seen.set(node, occurrence);
-    const linkCount = links.get(node)!;
+    const linkCount = ownInode ? 1 : links.get(node)!;
     const carriesData = occurrence === linkCount;
     const name = path === "" ? "." : path;
     entries.push({

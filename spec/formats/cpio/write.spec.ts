@@ -14,6 +14,7 @@ import { encodeCpioHeader, encodeCpioTrailer } from "../../../lib/formats/cpio/e
 import { CPIO_NEWC_HEADER, CPIO_NEWC_HEADER_BYTES } from "../../../lib/formats/cpio/layout.js";
 import { concatenateInitrds, writeCpio, type CpioWriteOptions } from "../../../lib/formats/cpio/write.js";
 import { BytesSource } from "../../../lib/io/source.js";
+import { TreeBuilder } from "../../../lib/tree/builder.js";
 import { MemorySink } from "../../../lib/io/stream.js";
 import { treeFromDirectory } from "../../../lib/tree/from-dir.js";
 import { walkTree, type DirNode } from "../../../lib/tree/tree.js";
@@ -124,6 +125,18 @@ describe.skipIf(!haveTools)("GNU cpio and bsdcpio read our archives", () => {
     expect(toHex(await archive(tree))).toBe(toHex(plain));
     const again = await treeFromDirectory(source, { xattrs: false });
     expect(toHex(await archive(again, { compression: "gzip" }))).toBe(toHex(await archive(tree, { compression: "gzip" })));
+  });
+
+  it("a hardlinked symlink becomes two symlinks (the kernel's do_symlink has no hardlink path)", async () => {
+    const builder = new TreeBuilder();
+    builder.addSymlink("a", { mode: 0o777, uid: 0, gid: 0, mtime: 5, xattrs: [] }, "target");
+    builder.addHardlink("b", "a");
+    const path = join(scratch, "symlinks.cpio");
+    writeFileSync(path, await archive(builder.build()));
+    const target = join(scratch, "symlinks-out");
+    mkdirSync(target);
+    runOk("sh", ["-c", `cd '${target}' && cpio -idm --quiet < '${path}'`]);
+    expect(runOk("readlink", [join(target, "a"), join(target, "b")])).toBe("target\ntarget\n");
   });
 
   it("concatenation: microcode first, parts padded to 4, and GNU cpio reads the first archive", async () => {
