@@ -114,10 +114,10 @@ export async function buildBootImageA(options: {
     osrel: 'ID=gptimg-boot-a\nNAME="gptimg boot test A"\nPRETTY_NAME="gptimg boot test A"\nVERSION_ID=1\n',
     uname: parts.kernelVersion,
   });
-  const sign = (bytes: Uint8Array, what: string): Uint8Array =>
+  const sign = async (bytes: Uint8Array, what: string): Promise<Uint8Array> =>
     options.secureBoot ? signPe(bytes, options.secureBoot.privateKeyPem, options.secureBoot.certificatePem, { imageWhere: what }) : bytes;
-  const uki = options.secureBoot?.leaveUkiUnsigned ? unsignedUki : sign(unsignedUki, "UKI");
-  const systemdBoot = sign(readFileSync(parts.systemdBoot), "systemd-boot");
+  const uki = options.secureBoot?.leaveUkiUnsigned ? unsignedUki : await sign(unsignedUki, "UKI");
+  const systemdBoot = await sign(readFileSync(parts.systemdBoot), "systemd-boot");
 
   const espTreePath = join(work, "esp-tree");
   for (const directory of ["EFI/BOOT", "EFI/systemd", "EFI/Linux", "loader"]) mkdirSync(join(espTreePath, directory), { recursive: true });

@@ -25,9 +25,14 @@ import { ErrorCode, fail } from "../../core/errors.js";
 import { alignUp } from "../../core/int.js";
 import { algorithmIdentifier, DerTag, explicit, objectIdentifier, octetString, sequence, tlv } from "../../crypto/der.js";
 import { OID, signedData } from "../../crypto/cms.js";
-import { peChecksum } from "./checksum.js";
+import { BytesSource, readAll, sourceChunks, ZeroSource, type ByteSource } from "../../io/source.js";
+import { PeChecksum } from "./checksum.js";
 import { DataDirectory, WIN_CERT_REVISION_2_0, WIN_CERT_TYPE_PKCS_SIGNED_DATA, WIN_CERTIFICATE, WIN_CERTIFICATE_ALIGNMENT, WIN_CERTIFICATE_HEADER_SIZE } from "./layout.js";
 import { parsePe, type PeImage } from "./parse.js";
+import { ConcatSource, SliceSource } from "./sources.js";
+
+const CHUNK_BYTES = 4 * 1024 * 1024;
+const HEADER_PROBE_BYTES = 64 * 1024;
 
 export const AUTHENTICODE_OID = {
   spcIndirectData: "1.3.6.1.4.1.311.2.1.4",
@@ -47,15 +52,23 @@ export interface SignPeOptions {
 }
 
 /** Returns a signed copy of an unsigned PE32+ image. */
-export function signPe(bytes: Uint8Array, privateKeyPem: string, certificatePem: string, options: SignPeOptions = {}): Uint8Array {
+export async function signPe(bytes: Uint8Array, privateKeyPem: string, certificatePem: string, options: SignPeOptions = {}): Promise<Uint8Array> {
+  return readAll(await signPeSource(new BytesSource(bytes, options.imageWhere ?? "PE image"), privateKeyPem, certificatePem, options));
+}
+
+/**
+ * Signs an unsigned PE32+ image given as a source and returns the signed image as a source:
+ * patched headers, the rest of the input read on demand, padding, certificate table. The
+ * input is read twice (image hash, then the checksum of the result) and never buffered whole.
+ */
+export async function signPeSource(source: ByteSource, privateKeyPem: string, certificatePem: string, options: SignPeOptions = {}): Promise<ByteSource> {
   const where = options.imageWhere ?? "PE image";
-  const image = readUnsigned(bytes, where);
+  const { headers, image } = await readUnsigned(source, where);
   // The certificate table must start 8-byte aligned; the zero padding before it is hashed
   // as trailing data (sbsign pads the same way).
-  const unsignedLength = alignUp(bytes.length, WIN_CERTIFICATE_ALIGNMENT);
-  const padded = new Uint8Array(unsignedLength);
-  padded.set(bytes);
-  const digest = authenticodeDigest(padded, image, unsignedLength);
+  const unsignedLength = alignUp(source.size, WIN_CERTIFICATE_ALIGNMENT);
+  const body = new ConcatSource([new SliceSource(source, headers.length, source.size - headers.length), new ZeroSource(unsignedLength - source.size)], where);
+  const digest = await authenticodeDigest(headers, body, image, unsignedLength);
   const indirectData = sequence(
     sequence(
       objectIdentifier(AUTHENTICODE_OID.spcPeImageData),
@@ -75,56 +88,74 @@ export function signPe(bytes: Uint8Array, privateKeyPem: string, certificatePem:
     ...(options.certificateWhere ? { certificateWhere: options.certificateWhere } : {}),
   });
   const entryBytes = alignUp(WIN_CERTIFICATE_HEADER_SIZE + pkcs7.length, WIN_CERTIFICATE_ALIGNMENT);
-  const signed = new Uint8Array(unsignedLength + entryBytes);
-  signed.set(padded);
-  const data = view(signed);
+  const certificateTable = new Uint8Array(entryBytes);
+  const entry = view(certificateTable);
   // dwLength includes the padding, as osslsigncode, pesign and signtool write it.
-  data.setUint32(unsignedLength + WIN_CERTIFICATE.dwLength[0], entryBytes, true);
-  data.setUint16(unsignedLength + WIN_CERTIFICATE.wRevision[0], WIN_CERT_REVISION_2_0, true);
-  data.setUint16(unsignedLength + WIN_CERTIFICATE.wCertificateType[0], WIN_CERT_TYPE_PKCS_SIGNED_DATA, true);
-  signed.set(pkcs7, unsignedLength + WIN_CERTIFICATE_HEADER_SIZE);
-  const directory = image.certificateDirectoryOffsetBytes!;
-  data.setUint32(directory, unsignedLength, true);
-  data.setUint32(directory + 4, entryBytes, true);
-  data.setUint32(image.checksumOffsetBytes, peChecksum(signed, image.checksumOffsetBytes), true);
-  return signed;
+  entry.setUint32(WIN_CERTIFICATE.dwLength[0], entryBytes, true);
+  entry.setUint16(WIN_CERTIFICATE.wRevision[0], WIN_CERT_REVISION_2_0, true);
+  entry.setUint16(WIN_CERTIFICATE.wCertificateType[0], WIN_CERT_TYPE_PKCS_SIGNED_DATA, true);
+  certificateTable.set(pkcs7, WIN_CERTIFICATE_HEADER_SIZE);
+
+  const patched = Uint8Array.from(headers);
+  const fields = view(patched);
+  fields.setUint32(image.certificateDirectoryOffsetBytes!, unsignedLength, true);
+  fields.setUint32(image.certificateDirectoryOffsetBytes! + 4, entryBytes, true);
+  fields.setUint32(image.checksumOffsetBytes, 0, true);
+  const checksum = new PeChecksum();
+  checksum.update(patched);
+  for await (const chunk of sourceChunks(body, CHUNK_BYTES)) checksum.update(chunk);
+  checksum.update(certificateTable);
+  fields.setUint32(image.checksumOffsetBytes, checksum.digest(), true);
+  return new ConcatSource([new BytesSource(patched, `${where} headers`), body, new BytesSource(certificateTable, `${where} signature`)], `signed ${where}`);
 }
 
 /**
- * The Authenticode SHA-256 image hash of `bytes`, whose data before `hashedEndBytes` is the
- * image (for a signed image: the certificate table's offset).
+ * The Authenticode SHA-256 image hash: `headers` are the first SizeOfHeaders bytes, `body`
+ * the rest of the image up to `hashedEndBytes` (for a signed image: the certificate table's
+ * offset).
  */
-export function authenticodeDigest(bytes: Uint8Array, image: PeImage, hashedEndBytes: number): Uint8Array {
+export async function authenticodeDigest(headers: Uint8Array, body: ByteSource, image: PeImage, hashedEndBytes: number): Promise<Uint8Array> {
   const hash = createHash("sha256");
   const directory = image.certificateDirectoryOffsetBytes;
   if (directory === undefined) fail(ErrorCode.Signing, "PE image: no certificate table data directory (NumberOfRvaAndSizes < 5)", "sign a standard PE32+ image");
   // Headers minus CheckSum and the certificate table entry (the checksum precedes the
   // directories in every PE32+ optional header).
-  hash.update(bytes.subarray(0, image.checksumOffsetBytes));
-  hash.update(bytes.subarray(image.checksumOffsetBytes + 4, directory));
-  hash.update(bytes.subarray(directory + 8, image.sizeOfHeaders));
+  hash.update(headers.subarray(0, image.checksumOffsetBytes));
+  hash.update(headers.subarray(image.checksumOffsetBytes + 4, directory));
+  hash.update(headers.subarray(directory + 8, image.sizeOfHeaders));
+  const fromBody = async (start: number, end: number): Promise<void> => {
+    for await (const chunk of sourceChunks(new SliceSource(body, start - headers.length, end - start), CHUNK_BYTES)) hash.update(chunk);
+  };
   let hashedBytes = image.sizeOfHeaders;
   const sections = image.sections.filter((section) => section.sizeOfRawData > 0).sort((left, right) => left.pointerToRawData - right.pointerToRawData);
   for (const section of sections) {
-    hash.update(bytes.subarray(section.pointerToRawData, section.pointerToRawData + section.sizeOfRawData));
+    await fromBody(section.pointerToRawData, section.pointerToRawData + section.sizeOfRawData);
     hashedBytes = Math.max(hashedBytes, section.pointerToRawData + section.sizeOfRawData);
   }
-  if (hashedEndBytes > hashedBytes) hash.update(bytes.subarray(hashedBytes, hashedEndBytes));
+  if (hashedEndBytes > hashedBytes) await fromBody(hashedBytes, hashedEndBytes);
   return new Uint8Array(hash.digest());
 }
 
-function readUnsigned(bytes: Uint8Array, where: string): PeImage {
-  const parsed = parsePe(bytes);
-  if (parsed.image === undefined || !parsed.ok) {
+async function readUnsigned(source: ByteSource, where: string): Promise<{ headers: Uint8Array; image: PeImage }> {
+  let head = await source.read(0, Math.min(source.size, HEADER_PROBE_BYTES));
+  let parsed = parsePe(head, { fileSizeBytes: source.size });
+  if (parsed.image !== undefined && parsed.image.sizeOfHeaders > head.length && parsed.image.sizeOfHeaders <= source.size) {
+    head = await source.read(0, parsed.image.sizeOfHeaders);
+    parsed = parsePe(head, { fileSizeBytes: source.size });
+  }
+  const image = parsed.image;
+  if (image === undefined || !parsed.ok) {
     return fail(ErrorCode.Signing, `${where}: not a valid PE32+ image (${parsed.findings.find((finding) => finding.severity === "error")?.message})`, "sign the UKI or systemd-boot EFI binary");
   }
-  const certificates = parsed.image.dataDirectories[DataDirectory.Certificate];
-  if (certificates === undefined) fail(ErrorCode.Signing, `${where}: no certificate table data directory (NumberOfRvaAndSizes < 5)`, "sign a standard PE32+ image");
+  const certificates = image.dataDirectories[DataDirectory.Certificate];
+  if (certificates === undefined || image.certificateDirectoryOffsetBytes === undefined) {
+    return fail(ErrorCode.Signing, `${where}: no certificate table data directory (NumberOfRvaAndSizes < 5)`, "sign a standard PE32+ image");
+  }
   if (certificates.virtualAddress !== 0 || certificates.size !== 0) {
     fail(ErrorCode.Signing, `${where}: already signed (certificate table at ${certificates.virtualAddress}, ${certificates.size} bytes)`, "sign the unsigned image");
   }
-  if (parsed.image.sizeOfHeaders > bytes.length || parsed.image.sizeOfHeaders <= (parsed.image.certificateDirectoryOffsetBytes ?? 0)) {
-    fail(ErrorCode.Signing, `${where}: SizeOfHeaders ${parsed.image.sizeOfHeaders} does not cover the data directories`, "sign a standard PE32+ image");
+  if (image.sizeOfHeaders > head.length || image.sizeOfHeaders < image.certificateDirectoryOffsetBytes + 8) {
+    fail(ErrorCode.Signing, `${where}: SizeOfHeaders ${image.sizeOfHeaders} does not cover the data directories`, "sign a standard PE32+ image");
   }
-  return parsed.image;
+  return { headers: head.subarray(0, image.sizeOfHeaders), image };
 }

@@ -86,7 +86,11 @@ export interface ParsedPe {
   readonly ok: boolean;
 }
 
-export function parsePe(bytes: Uint8Array): ParsedPe {
+/**
+ * `bytes` is the image, or only its first part (at least the headers) when
+ * `fileSizeBytes` gives the size of the whole file: section bounds are checked against that.
+ */
+export function parsePe(bytes: Uint8Array, options: { fileSizeBytes?: number } = {}): ParsedPe {
   const findings: PeFinding[] = [];
   const error = (message: string): ParsedPe => {
     findings.push({ severity: "error", message });
@@ -140,7 +144,7 @@ export function parsePe(bytes: Uint8Array): ParsedPe {
     });
   }
   const image: PeImage = {
-    fileSizeBytes: bytes.length,
+    fileSizeBytes: options.fileSizeBytes ?? bytes.length,
     peOffsetBytes,
     coffHeaderOffsetBytes,
     optionalHeaderOffsetBytes,

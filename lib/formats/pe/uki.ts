@@ -19,17 +19,18 @@
  * A trailing COFF symbol table (Debian's stub has one) is dropped, as ukify does.
  *
  * The output is planned first (planUki: validates everything, reads the inputs once for the
- * checksum) and then streamed front to back (writeUki), so a 100 MiB initrd never has to be
- * held in memory twice.
+ * checksum) and then streamed (writeUki) or read on demand (ukiSource), so a 100 MiB initrd
+ * is never copied into one buffer.
  */
 import { utf8, view } from "../../core/bytes.js";
 import { ErrorCode, fail } from "../../core/errors.js";
 import { alignUp } from "../../core/int.js";
 import { BytesSource, ZeroSource, sourceChunks, type ByteSource } from "../../io/source.js";
-import { MemorySink, writeZeros, type SequentialSink } from "../../io/stream.js";
+import { MemorySink, type SequentialSink } from "../../io/stream.js";
 import { PeChecksum } from "./checksum.js";
 import { COFF_HEADER, DataDirectory, OPTIONAL_HEADER_PE32PLUS as OPT, SECTION_HEADER as SEC, SECTION_HEADER_SIZE, SectionFlag, SUBSYSTEM_EFI_APPLICATION } from "./layout.js";
 import { findSection, parsePe, sectionData, symbolTableEnd, type PeImage } from "./parse.js";
+import { ConcatSource } from "./sources.js";
 
 export interface UkiInputs {
   /** systemd-stub (linuxx64.efi.stub / linuxaa64.efi.stub), unsigned. */
@@ -177,23 +178,23 @@ export async function planUki(inputs: UkiInputs): Promise<UkiPlan> {
   return { sizeBytes: position, stubBytes, sections, checkSum, sectionAlignment, fileAlignment };
 }
 
-/** Streams a planned UKI front to back; fails if an input changed size since planning. */
-export async function writeUki(plan: UkiPlan, sink: SequentialSink): Promise<void> {
-  const start = sink.position;
-  await sink.write(plan.stubBytes);
+/**
+ * The planned UKI as a random-access source: the ESP writer can store it as a file whose
+ * kernel and initrd bytes are read from their own sources on demand.
+ */
+export function ukiSource(plan: UkiPlan, description = "UKI"): ByteSource {
+  const pieces: ByteSource[] = [new BytesSource(plan.stubBytes, `${description} headers`)];
+  let position = plan.stubBytes.length;
   for (const section of plan.sections) {
-    await writeZeros(sink, start + section.pointerToRawData - sink.position);
-    for (const part of section.parts) {
-      let written = 0;
-      for await (const chunk of sourceChunks(part, 4 * 1024 * 1024)) {
-        await sink.write(chunk);
-        written += chunk.length;
-      }
-      if (written !== part.size) fail(ErrorCode.Input, `${part.description}: read ${written} bytes, expected ${part.size}`, "do not modify UKI inputs during a build");
-    }
-    await writeZeros(sink, section.sizeOfRawData - section.dataSizeBytes);
+    pieces.push(new ZeroSource(section.pointerToRawData - position), ...section.parts, new ZeroSource(section.sizeOfRawData - section.dataSizeBytes));
+    position = section.pointerToRawData + section.sizeOfRawData;
   }
-  if (sink.position - start !== plan.sizeBytes) throw new Error(`internal: UKI wrote ${sink.position - start} bytes, planned ${plan.sizeBytes}`);
+  return new ConcatSource(pieces, description);
+}
+
+/** Streams a planned UKI front to back. */
+export async function writeUki(plan: UkiPlan, sink: SequentialSink): Promise<void> {
+  for await (const chunk of sourceChunks(ukiSource(plan), 4 * 1024 * 1024)) await sink.write(chunk);
 }
 
 /** Plans and writes a UKI into memory. */
@@ -251,9 +252,8 @@ function headerRoomBytes(bytes: Uint8Array, image: PeImage): number {
 
 async function readKernelHeader(linux: ByteSource, stubMachine: number): Promise<{ sizeOfImage: number; cmdlineMaxBytes: number }> {
   const head = await linux.read(0, Math.min(linux.size, KERNEL_HEADER_PROBE_BYTES));
-  // Only the headers are present in `head`, so section-data findings are expected; the
-  // header fields themselves are what the stub and ukify read.
-  const image = parsePe(head).image;
+  // Only the header fields matter here (machine, SizeOfImage), as for ukify and the stub.
+  const image = parsePe(head, { fileSizeBytes: linux.size }).image;
   if (image === undefined) fail(ErrorCode.Input, `uki.linux: ${linux.description} is not an EFI-stub kernel (no PE32+ header)`, "pass vmlinuz/Image of a kernel built with CONFIG_EFI_STUB");
   if (image.machine !== stubMachine) {
     fail(ErrorCode.Input, `uki.linux: kernel machine 0x${image.machine.toString(16)} differs from the stub's 0x${stubMachine.toString(16)}`, "use the stub of the kernel's architecture");

@@ -7,7 +7,7 @@ import { utf8 } from "../../../lib/core/bytes.js";
 import { GptimgError } from "../../../lib/core/errors.js";
 import { peChecksum } from "../../../lib/formats/pe/checksum.js";
 import { parsePe } from "../../../lib/formats/pe/parse.js";
-import { assembleUki, planUki, type UkiInputs } from "../../../lib/formats/pe/uki.js";
+import { assembleUki, planUki, ukiSource, type UkiInputs } from "../../../lib/formats/pe/uki.js";
 import { BytesSource } from "../../../lib/io/source.js";
 import { oraclesAvailable } from "../../support/oracles.js";
 import { makeTestPe } from "./fixture.js";
@@ -168,6 +168,17 @@ describe("assembleUki (synthetic stub and kernel)", () => {
         expect(chunked.subarray(0, at)).toEqual(uki.subarray(0, at));
       },
     ), { numRuns: runs });
+  });
+
+  it("fc: ukiSource reads any range exactly as writeUki writes it", async () => {
+    const plan = await planUki(inputs());
+    const whole = await assembleUki(inputs());
+    const source = ukiSource(plan);
+    expect(source.size).toBe(whole.length);
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: whole.length }), fc.integer({ min: 0, max: 70000 }), async (offset, length) => {
+      const take = Math.min(length, whole.length - offset);
+      expect(await source.read(offset, take)).toEqual(whole.subarray(offset, offset + take));
+    }), { numRuns: runs * 2 });
   });
 
   it("plans the size before writing", async () => {
