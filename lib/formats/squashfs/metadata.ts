@@ -37,12 +37,15 @@ export class MetadataWriter {
     return { block: this.storedBytes, offset: this.pendingBytes };
   }
 
+  private written = 0;
+
   /** Bytes written so far, uncompressed. */
   get uncompressedBytes(): number {
-    return this.blockStarts.length * METADATA_BLOCK_BYTES + this.pendingBytes;
+    return this.written;
   }
 
   write(bytes: Uint8Array): void {
+    this.written += bytes.length;
     let done = 0;
     while (done < bytes.length) {
       const take = Math.min(bytes.length - done, METADATA_BLOCK_BYTES - this.pendingBytes);
