@@ -6,10 +6,11 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErofsPlan } from "../../../lib/formats/erofs/plan.js";
+import { treeFromDirectory } from "../../../lib/tree/from-dir.js";
 import type { DirNode } from "../../../lib/tree/tree.js";
 import { oraclesAvailable, runInTrixie } from "../../support/oracles.js";
 import { createEdgeTree } from "./support/edge-tree.js";
-import { diffSnapshots, snapshotHostDirectory, snapshotTree, treeFromHostDirectory, withoutFsckExtractLimits, type EntrySnapshot } from "./support/host-tree.js";
+import { diffSnapshots, snapshotHostDirectory, snapshotTree, withoutFsckExtractLimits, type EntrySnapshot } from "./support/host-tree.js";
 import { buildImage, chrootScratch, extractWithFsck, fsckErofs, insideChroot, snapshotKernelMount, TEST_UUID } from "./support/oracle-run.js";
 
 const available = oraclesAvailable("root", "trixie", "getfattr", "setfattr", "mknod", "python3");
@@ -26,7 +27,7 @@ describe.skipIf(!available)("erofs edge tree against fsck.erofs 1.8 and the kern
     const source = join(scratch, "source");
     mkdirSync(source);
     createEdgeTree(source);
-    tree = await treeFromHostDirectory(source);
+    tree = await treeFromDirectory(source);
     expected = await snapshotTree(tree);
     image = join(scratch, "edge.erofs");
     plan = await buildImage(tree, { uuid: TEST_UUID, label: "edge-tree", sourceDateEpoch: 1_700_000_000 }, image);

@@ -1,15 +1,13 @@
 /**
- * Test-only: a Tree from a host directory (lstat, readlink, xattrs via getfattr), and a
- * comparable snapshot of a tree or of a host directory (an extraction or a mount) so tests can
- * say "identical in type, mode, owner, size, content, target, rdev, hardlinks, xattrs, mtime".
+ * Test-only: a comparable snapshot of a tree or of a host directory (an extraction or a mount),
+ * read independently of lib/tree (lstat, readlink, getfattr), so tests can say "identical in
+ * type, mode, owner, size, content, target, rdev, hardlinks, xattrs, mtime".
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createReadStream, type BigIntStats } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { fromHex, toHex } from "../../../../lib/core/bytes.js";
-import { FileSliceSource } from "../../../../lib/io/source.js";
-import { TreeBuilder } from "../../../../lib/tree/builder.js";
 import { walkTree, type DirNode, type Meta, type TreeNode, type Xattr } from "../../../../lib/tree/tree.js";
 import { runOk } from "../../../support/oracles.js";
 
@@ -37,59 +35,21 @@ export function readHostXattrs(root: string): Map<string, Xattr[]> {
 
 /** getfattr prints unprintable bytes (and "\") as \ooo octal escapes. */
 function unescapeGetfattr(text: string): string {
+  const raw = Buffer.from(text, "utf8");
   const bytes: number[] = [];
-  for (let index = 0; index < text.length; index++) {
-    if (text[index] === "\\" && /^[0-7]{3}$/.test(text.slice(index + 1, index + 4))) {
-      bytes.push(parseInt(text.slice(index + 1, index + 4), 8));
+  for (let index = 0; index < raw.length; index++) {
+    const escape = raw.subarray(index + 1, index + 4).toString("latin1");
+    if (raw[index] === 0x5c && /^[0-7]{3}$/.test(escape)) {
+      bytes.push(parseInt(escape, 8));
       index += 3;
     } else {
-      bytes.push(...Buffer.from(text[index]!, "utf8"));
+      bytes.push(raw[index]!);
     }
   }
   return Buffer.from(bytes).toString("utf8");
 }
 
-export async function treeFromHostDirectory(root: string): Promise<DirNode> {
-  const xattrs = readHostXattrs(root);
-  const rootStat = await lstat(root, { bigint: true });
-  const builder = new TreeBuilder(metaOf(rootStat, xattrs.get("") ?? []));
-  const firstPathOfInode = new Map<string, string>();
-  const visit = async (relative: string): Promise<void> => {
-    const names = await readdir(join(root, relative));
-    names.sort();
-    for (const name of names) {
-      const path = relative === "" ? name : `${relative}/${name}`;
-      const absolute = join(root, path);
-      const stat = await lstat(absolute, { bigint: true });
-      const meta = metaOf(stat, xattrs.get(path) ?? []);
-      const inodeKey = `${stat.dev}:${stat.ino}`;
-      if (!stat.isDirectory() && stat.nlink > 1n) {
-        const first = firstPathOfInode.get(inodeKey);
-        if (first !== undefined) {
-          builder.addHardlink(path, first);
-          continue;
-        }
-        firstPathOfInode.set(inodeKey, path);
-      }
-      if (stat.isDirectory()) {
-        builder.addDirectory(path, meta);
-        await visit(path);
-      } else if (stat.isFile()) builder.addFile(path, meta, new FileSliceSource(absolute, 0, Number(stat.size)));
-      else if (stat.isSymbolicLink()) builder.addSymlink(path, meta, await readlink(absolute));
-      else if (stat.isCharacterDevice() || stat.isBlockDevice()) {
-        const rdev = Number(stat.rdev);
-        const major = ((rdev >>> 8) & 0xfff) | Math.floor(rdev / 2 ** 32) & ~0xfff;
-        const minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xff);
-        builder.addDevice(path, stat.isCharacterDevice() ? "chardev" : "blockdev", meta, major, minor);
-      } else if (stat.isFIFO()) builder.addSpecial(path, "fifo", meta);
-      else if (stat.isSocket()) builder.addSpecial(path, "socket", meta);
-    }
-  };
-  await visit("");
-  return builder.build();
-}
-
-function metaOf(stat: import("node:fs").BigIntStats, xattrs: Xattr[]): Meta {
+function metaOf(stat: BigIntStats, xattrs: Xattr[]): Meta {
   return { mode: Number(stat.mode & 0o7777n), uid: Number(stat.uid), gid: Number(stat.gid), mtime: Number(stat.mtimeNs / 1_000_000_000n) - (stat.mtimeNs < 0n && stat.mtimeNs % 1_000_000_000n !== 0n ? 1 : 0), xattrs };
 }
 
