@@ -110,8 +110,8 @@ export class VerityHasher implements SequentialSink {
     this.finished = true;
     try {
       const plan = planVerity(this.position, this.parameters);
-      // The tail batch (possibly with a trailing partial block, which hashBlocks skips) is
-      // small, so it is hashed here rather than shipped to a worker.
+      // The tail batch is small, so it is hashed here rather than shipped to a worker; a
+      // trailing partial data block in it is left out (floor), as veritysetup does.
       const tail = hashSaltedRecords(this.parameters.algorithm, this.batch, this.recordBytes, Math.floor(this.batchFill / this.parameters.dataBlockSize), this.slotBytes);
       while (this.inFlight.length > 0) await this.collectOldest();
       this.leafRuns.push(tail);
@@ -142,7 +142,11 @@ export class VerityHasher implements SequentialSink {
     const job: HashJob = { algorithm: this.parameters.algorithm, recordBytes: this.recordBytes, count: this.batchBytes / this.parameters.dataBlockSize, slotBytes: this.slotBytes, records: this.batch };
     // Workers start on the first full batch, so small inputs never pay for thread start-up.
     this.pool ??= new WorkerPool<HashReply>(workerScriptPath(import.meta.url, "./hash-worker.js"), Math.max(1, this.options.concurrency));
-    this.inFlight.push(this.pool.submit(job, [this.batch.buffer as ArrayBuffer]));
+    const reply = this.pool.submit(job, [this.batch.buffer as ArrayBuffer]);
+    // A worker failure is reported when this reply is awaited in order; until then the
+    // rejection must not count as unhandled (which would end the process).
+    reply.catch(() => undefined);
+    this.inFlight.push(reply);
     this.batch = this.spareBatches.pop() ?? this.newBatch();
     this.batchFill = 0;
     // Two batches per worker keep every worker busy while bounding memory.
