@@ -180,13 +180,13 @@ export const FSINFO_SECTOR = 1;
 export const BACKUP_BOOT_SECTOR = 6;
 
 /** FSInfo sector; fatgen103 says both counts are hints, but fsck.fat checks the free count. */
-export function encodeFsInfo(sectorSizeBytes: number, freeClusters: number, nextFreeCluster: number): Uint8Array {
+export function encodeFsInfo(sectorSizeBytes: number, freeClusters: number, freeSearchHint: number): Uint8Array {
   const sector = new Uint8Array(sectorSizeBytes);
   const data = view(sector);
   data.setUint32(FSINFO.FSI_LeadSig[0], 0x41615252, true);
   data.setUint32(FSINFO.FSI_StrucSig[0], 0x61417272, true);
   data.setUint32(FSINFO.FSI_Free_Count[0], freeClusters, true);
-  data.setUint32(FSINFO.FSI_Nxt_Free[0], nextFreeCluster >>> 0, true);
+  data.setUint32(FSINFO.FSI_Nxt_Free[0], freeSearchHint >>> 0, true);
   data.setUint32(FSINFO.FSI_TrailSig[0], 0xaa550000, true);
   return sector;
 }

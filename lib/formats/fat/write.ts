@@ -22,12 +22,15 @@ const FILE_CHUNK_BYTES = 1024 * 1024;
 /** FAT32 tables are streamed in slices of this many entries (1 MiB). */
 const FAT32_ENTRIES_PER_CHUNK = 256 * 1024;
 
-/** fatgen103 "FAT Data Structure": end-of-chain mark and the two reserved entries per type. */
+/**
+ * fatgen103 "FAT Data Structure": entry 0 is the media byte with all other bits set, entry 1
+ * all ones (for FAT32 that includes bits 27 "clean shutdown" and 26 "no disk errors"); any
+ * value ≥ 0xFF8 / 0xFFF8 / 0x0FFFFFF8 ends a chain, and we use the lowest, as mkfs.fat does.
+ */
 function fatMarks(fatType: 12 | 16 | 32): { endOfChain: number; entry0: number; entry1: number } {
-  if (fatType === 12) return { endOfChain: 0xfff, entry0: 0xf00 | MEDIA_FIXED, entry1: 0xfff };
-  if (fatType === 16) return { endOfChain: 0xffff, entry0: 0xff00 | MEDIA_FIXED, entry1: 0xffff };
-  // FAT32 entry 1 with bits 27 (clean shutdown) and 26 (no disk errors) set.
-  return { endOfChain: 0x0fff_ffff, entry0: 0x0fff_ff00 | MEDIA_FIXED, entry1: 0x0fff_ffff };
+  if (fatType === 12) return { endOfChain: 0xff8, entry0: 0xf00 | MEDIA_FIXED, entry1: 0xfff };
+  if (fatType === 16) return { endOfChain: 0xfff8, entry0: 0xff00 | MEDIA_FIXED, entry1: 0xffff };
+  return { endOfChain: 0x0fff_fff8, entry0: 0x0fff_ff00 | MEDIA_FIXED, entry1: 0x0fff_ffff };
 }
 
 /** FAT entries [first, first + count): runs are contiguous, so each entry points to the next cluster or ends the chain. */
@@ -98,7 +101,8 @@ export function encodeDirectory(plan: FatPlan, directory: PlannedDirectory, size
   const own = stamp(directory.node.meta);
   if (directory.isRoot) {
     if (plan.hasLabelEntry) {
-      encodeDirentInto(data, offset, { name: plan.volumeLabel, attributes: ATTR_VOLUME_ID, caseBits: 0, firstCluster: 0, sizeBytes: 0, ...own });
+      // The label entry carries the root's time; its creation hundredths stay 0 as mkfs.fat writes them.
+      encodeDirentInto(data, offset, { name: plan.volumeLabel, attributes: ATTR_VOLUME_ID, caseBits: 0, firstCluster: 0, sizeBytes: 0, ...own, timeHundredths: 0 });
       offset += DIRENT_SIZE;
     }
   } else {
@@ -159,11 +163,17 @@ export async function writeFat(plan: FatPlan, sink: SequentialSink): Promise<voi
 
   await sink.write(bootSector);
   if (geometry.fatType === 32) {
-    const nextFree = plan.freeClusters > 0 ? 2 + plan.usedClusters : 0xffff_ffff;
+    // FSI_Nxt_Free is only a hint; Linux reads it as the last allocated cluster and searches
+    // from the one after (fat_alloc_clusters), and mkfs.fat writes it that way: 2 = the root.
+    const lastAllocated = 1 + plan.usedClusters;
+    const fsInfo = encodeFsInfo(sectorBytes, plan.freeClusters, lastAllocated);
     await writeZeros(sink, at(FSINFO_SECTOR) - sink.position);
-    await sink.write(encodeFsInfo(sectorBytes, plan.freeClusters, nextFree));
+    await sink.write(fsInfo);
+    // The backup area at sector 6 copies boot sector and FSInfo in the same order (fatgen103
+    // "FAT32 FSInfo Sector Structure and Backup Boot Sector"; mkfs.fat 4.2 and Windows do too).
     await writeZeros(sink, at(BACKUP_BOOT_SECTOR) - sink.position);
     await sink.write(bootSector);
+    await sink.write(fsInfo);
   }
   await writeZeros(sink, at(geometry.reservedSectors) - sink.position);
 

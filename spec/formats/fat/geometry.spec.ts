@@ -3,15 +3,17 @@
  * layout), and the mkfs.fat cross-check — for the same size, sector size, FAT type, volume ID and
  * label, our BPB/EBPB bytes must equal the ones mkfs.fat 4.2 writes.
  */
-import { closeSync, openSync, readSync, truncateSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { FAT16_MIN_CLUSTERS, FAT32_MIN_CLUSTERS, fatGeometry, isRefusal, type FatType } from "../../../lib/formats/fat/geometry.js";
-import { encodeBootSector } from "../../../lib/formats/fat/layout.js";
+import { EBPB16, EBPB32, encodeBootSector } from "../../../lib/formats/fat/layout.js";
+import { buildImage } from "./support.js";
 import { volumeLabel } from "../../../lib/formats/fat/names.js";
 import { oraclesAvailable, run } from "../../support/oracles.js";
 import { removeDir, scratchDir } from "./support.js";
+import { DEFAULT_DIR_META, TreeBuilder } from "../../../lib/tree/builder.js";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -114,6 +116,50 @@ describe.skipIf(!oraclesAvailable("mkfs.fat"))("FAT geometry equals mkfs.fat 4.2
       // Not compared: jump/OEM name ("mkfs.fat" vs "MSWIN4.1") and the boot code.
       const end = fatType === 32 ? 90 : 62;
       expect(Buffer.from(ours.subarray(11, end)).toString("hex")).toBe(Buffer.from(theirs.subarray(11, end)).toString("hex"));
+    });
+  }
+});
+
+describe.skipIf(!oraclesAvailable("mkfs.fat"))("an empty volume is byte-identical to mkfs.fat --invariant", () => {
+  const dir = scratchDir("mkfs-empty");
+  afterAll(() => removeDir(dir));
+
+  for (const { sizeBytes, sectorSize, fatType } of [
+    { sizeBytes: 100 * MiB, sectorSize: 512, fatType: 32 },
+    { sizeBytes: 260 * MiB, sectorSize: 4096, fatType: 32 },
+    { sizeBytes: 300 * MiB + 12 * 4096, sectorSize: 512, fatType: 32 },
+    { sizeBytes: 100 * MiB, sectorSize: 512, fatType: 16 },
+    { sizeBytes: 4 * MiB, sectorSize: 512, fatType: 12 },
+  ] as const) {
+    it(`${sizeBytes} bytes, ${sectorSize}-byte sectors, FAT${fatType}: all bytes but the OEM name and boot code`, async () => {
+      const theirs = join(dir, `theirs-${sizeBytes}-${fatType}.img`);
+      writeFileSync(theirs, "");
+      truncateSync(theirs, sizeBytes);
+      // --invariant first: it also sets a volume ID, which -i then overrides, and stamps the
+      // label entry 2015-03-14 09:26:53 UTC (1426325213), which we give our root directory.
+      const mkfs = run("mkfs.fat", ["--invariant", "-F", String(fatType), "-S", String(sectorSize), "-i", "5739c63f", "-n", "ESP", theirs]);
+      expect(mkfs.status, mkfs.stderr).toBe(0);
+      const ours = join(dir, `ours-${sizeBytes}-${fatType}.img`);
+      const tree = new TreeBuilder({ ...DEFAULT_DIR_META, mtime: 1426325213 }).build();
+      await buildImage({ tree, sizeBytes, sectorSize, fatType, label: "esp", volumeId: 0x5739c63f }, ours);
+      const mine = readFileSync(ours);
+      const reference = readFileSync(theirs);
+      expect(mine.length).toBe(reference.length);
+      const bootCode = fatType === 32 ? EBPB32.BootCode : EBPB16.BootCode;
+      const backups = fatType === 32 ? [0, 6 * sectorSize] : [0];
+      for (const base of backups) {
+        for (const [from, to] of [[base, base + 11], [base + bootCode[0], base + bootCode[0] + bootCode[1]]]) {
+          mine.fill(0, from, to);
+          reference.fill(0, from, to);
+        }
+      }
+      if (!mine.equals(reference)) {
+        let at = 0;
+        while (mine.subarray(at, at + 4096).equals(reference.subarray(at, at + 4096))) at += 4096;
+        throw new Error(`images differ in the 4 KiB block at byte ${at}`);
+      }
+      removeDir(ours);
+      removeDir(theirs);
     });
   }
 });
