@@ -4,16 +4,22 @@
  * before the layout is complete and valid.
  */
 import { open, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { isAllZero } from "../core/bytes.js";
 import { ErrorCode, fail } from "../core/errors.js";
 import { readGpt, type DecodedGpt } from "../formats/gpt/decode.js";
-import { temporaryPathFor } from "../io/sink.js";
+import { temporaryPathFor, withScratchDirectory, type BlockSink } from "../io/sink.js";
 import { FileSliceSource } from "../io/source.js";
 import type { PartitionDefinition } from "../plan/definition.js";
-import { planLayout, type ExistingTable, type Layout, type PlannedPartition } from "../plan/layout.js";
+import { definitionIdentities, planLayout, type ExistingTable, type Layout, type PlannedPartition } from "../plan/layout.js";
+import { isReadOnlyFormat } from "../plan/definition.js";
+import { alignUp } from "../core/int.js";
+import { planVerity } from "../formats/verity/plan.js";
+import type { SigningKey } from "../formats/verity/signature.js";
 import { checkVeritySiblings } from "../plan/validate.js";
-import { copyBlocksContent, type PartitionContent } from "./content.js";
+import type { PartitionContent } from "./content.js";
+import { definitionContent } from "./contents.js";
+import { writePartitions, type VerityOutcome } from "./execute.js";
 import { updateExistingImage, writeNewImage } from "./image.js";
 import { resolveSplitName } from "./split.js";
 
@@ -25,6 +31,8 @@ export interface ComposeRequest {
   readonly seed: Uint8Array;
   /** undefined: probe (existing image) or 512. */
   readonly sectorSize: number | undefined;
+  /** repart's filesystem sector size, the default verity block size: --sector-size= if given, else 4096. */
+  readonly filesystemSectorSize: number;
   readonly size: number | "auto" | undefined;
   readonly empty: EmptyMode;
   readonly dryRun: boolean;
@@ -33,12 +41,23 @@ export interface ComposeRequest {
   /** Type UUIDs whose partitions are sized and placed but not written (--defer-partitions=). */
   readonly deferredTypes: ReadonlySet<string>;
   readonly split: boolean;
+  readonly sourceDateEpoch: number | undefined;
+  readonly concurrency: number;
+  readonly signingKey: SigningKey | undefined;
+  /**
+   * Size partitions whose content size is known (read-only filesystems, CopyBlocks=, verity)
+   * exactly to their content unless sizes are given (the spec's default; repart needs
+   * Minimize=best for that).
+   */
+  readonly fitContent: boolean;
+  readonly progress?: (doneBytes: number, totalBytes: number) => void;
 }
 
 export interface ComposeResult {
   readonly layout: Layout;
   readonly finalUuids: ReadonlyMap<PlannedPartition, string>;
   readonly splitFiles: ReadonlyMap<PlannedPartition, string>;
+  readonly verity: readonly VerityOutcome[];
   /** False when nothing was written (dry run). */
   readonly written: boolean;
 }
@@ -49,58 +68,102 @@ export class NotRepartitioningError extends Error {}
 export async function compose(request: ComposeRequest): Promise<ComposeResult> {
   checkVeritySiblings(request.definitions);
   const probe = await probeImage(request);
-  const contents = await resolveContents(request);
-  const contentSizes = new Map<number, number>();
-  request.definitions.forEach((definition, index) => {
-    const content = contents.get(definition);
-    if (content?.minimumBytes !== undefined) contentSizes.set(index, content.minimumBytes);
-  });
   const sectorSize = probe.sectorSize;
-  const layout = planLayout({
-    definitions: request.definitions,
-    seed: request.seed,
-    sectorSize,
-    size: request.size,
-    existing: probe.existing,
-    currentSizeBytes: probe.currentSizeBytes,
-    contentSizes,
-    filesystemSectorSize: request.sectorSize ?? 4096,
-  });
-  const written = layout.partitions.filter((partition) => !request.deferredTypes.has(partition.type.uuid));
-  const writtenLayout: Layout = { ...layout, partitions: written };
-  const partitionContents = new Map<PlannedPartition, PartitionContent>();
-  for (const partition of written) {
-    const content = partition.definition ? contents.get(partition.definition) : undefined;
-    if (content) partitionContents.set(partition, content);
-  }
-  const finalUuids = new Map<PlannedPartition, string>();
-  const splitFiles = new Map<PlannedPartition, string>();
-  if (request.split) {
-    for (const partition of written) {
-      const template = partition.definition?.splitName;
-      if (!partition.definition || template === null) continue;
-      splitFiles.set(partition, splitPath(request.imagePath, resolveSplitName(template ?? "%t", partition, finalUuids.get(partition) ?? partition.uuid)));
+  const grainBytes = Math.max(4096, sectorSize);
+  const filesystemSectorSize = request.filesystemSectorSize;
+  const identities = definitionIdentities({ definitions: request.definitions, existing: probe.existing, seed: request.seed });
+  return withScratchDirectory(request.imagePath, async (scratchDirectory) => {
+    const contentContext = { copySource: request.copySource, scratchDirectory, sourceDateEpoch: request.sourceDateEpoch, concurrency: request.concurrency, sectorSize, grainBytes };
+    const contents = new Map<PartitionDefinition, PartitionContent>();
+    for (const [index, definition] of request.definitions.entries()) {
+      if (request.deferredTypes.has(definition.type.uuid)) continue;
+      const content = await definitionContent(definition, identities.get(index)!, contentContext);
+      if (content) contents.set(definition, content);
     }
-    const seen = new Map<string, PlannedPartition>();
-    for (const [partition, path] of splitFiles) {
-      const other = seen.get(path);
-      if (other) fail(ErrorCode.Layout, `${other.definition!.source} and ${partition.definition!.source} have the same resolved split name "${path}", refusing`, "give them different SplitName= templates");
-      seen.set(path, partition);
+    const definitions = request.fitContent ? fitToContent(request.definitions, contents, grainBytes, filesystemSectorSize) : request.definitions;
+    const contentSizes = new Map<number, number>();
+    request.definitions.forEach((definition, index) => {
+      const minimum = contents.get(definition)?.minimumBytes;
+      if (minimum !== undefined) contentSizes.set(index, minimum);
+    });
+    const layout = planLayout({ definitions, seed: request.seed, sectorSize, size: request.size, existing: probe.existing, currentSizeBytes: probe.currentSizeBytes, contentSizes, filesystemSectorSize });
+    const writtenLayout: Layout = { ...layout, partitions: layout.partitions.filter((partition) => !request.deferredTypes.has(partition.type.uuid)) };
+    const partitionContents = new Map<PlannedPartition, PartitionContent>();
+    for (const partition of writtenLayout.partitions) {
+      const content = partition.definitionIndex === undefined ? undefined : contents.get(request.definitions[partition.definitionIndex]!);
+      if (content) partitionContents.set(partition, content);
     }
-  }
-  if (request.dryRun) return { layout: writtenLayout, finalUuids, splitFiles, written: false };
+    if (request.dryRun) return { layout: writtenLayout, finalUuids: new Map(), splitFiles: new Map(), verity: [], written: false };
 
-  const options = { contents: partitionContents, finalUuids: () => finalUuids };
-  if (probe.existing || (probe.currentSizeBytes > 0 && request.empty !== "create")) {
-    await updateExistingImage(request.imagePath, writtenLayout, probe.currentSizeBytes, options);
-  } else {
-    await writeNewImage(request.imagePath, writtenLayout, options);
+    let verity: readonly VerityOutcome[] = [];
+    const writePartitionsInto = async (sink: BlockSink): Promise<ReadonlyMap<PlannedPartition, string>> => {
+      const result = await writePartitions(writtenLayout, sink, {
+        contents: partitionContents,
+        veritySalt: layout.veritySalt,
+        verityUuid: layout.verityUuid,
+        concurrency: request.concurrency,
+        signingKey: request.signingKey,
+        zeroFill: !probe.fresh,
+        progress: request.progress,
+      });
+      verity = result.verity;
+      return result.finalUuids;
+    };
+    const finalUuids = probe.fresh
+      ? await writeNewImage(request.imagePath, writtenLayout, writePartitionsInto)
+      : await updateExistingImage(request.imagePath, writtenLayout, probe.currentSizeBytes, writePartitionsInto);
+    const splitFiles = request.split ? splitPaths(request.imagePath, writtenLayout, finalUuids) : new Map<PlannedPartition, string>();
+    await writeSplitFiles(request.imagePath, splitFiles);
+    return { layout: writtenLayout, finalUuids, splitFiles, verity, written: true };
+  });
+}
+
+/**
+ * The spec's default sizing: a partition whose content has a known size and no size of its
+ * own (read-only filesystem, CopyBlocks=, verity data) is exactly its content, rounded to the
+ * grain; its verity hash partition is exactly the hash tree of that; signature is 16 KiB.
+ */
+export function fitToContent(definitions: readonly PartitionDefinition[], contents: ReadonlyMap<PartitionDefinition, PartitionContent>, grainBytes: number, filesystemSectorSize: number): PartitionDefinition[] {
+  const fitted = new Map<PartitionDefinition, PartitionDefinition>();
+  for (const definition of definitions) {
+    const content = contents.get(definition)?.minimumBytes;
+    const fixedContent = definition.copyBlocks !== undefined || isReadOnlyFormat(definition.format) || definition.verity === "data";
+    if (content === undefined || !fixedContent || definition.sizeMaxBytes !== undefined) continue;
+    const exact = Math.max(alignUp(content, grainBytes), definition.sizeMinBytes ?? 0);
+    fitted.set(definition, { ...definition, sizeMinBytes: exact, sizeMaxBytes: exact });
   }
-  await writeSplitFiles(request.imagePath, splitFiles);
-  return { layout: writtenLayout, finalUuids, splitFiles, written: true };
+  return definitions.map((definition) => {
+    if (definition.verity !== "hash" || definition.sizeMinBytes !== undefined || definition.sizeMaxBytes !== undefined) return fitted.get(definition) ?? definition;
+    const data = definitions.find((other) => other.verity === "data" && other.verityMatchKey === definition.verityMatchKey);
+    const dataSize = data ? fitted.get(data)?.sizeMaxBytes : undefined;
+    if (dataSize === undefined) return definition;
+    const hashSize = planVerity(dataSize, {
+      dataBlockSize: definition.verityDataBlockSizeBytes ?? filesystemSectorSize,
+      hashBlockSize: definition.verityHashBlockSizeBytes ?? filesystemSectorSize,
+      algorithm: "sha256",
+    }, definition.source).hashImageSizeBytes;
+    return { ...definition, sizeMinBytes: alignUp(hashSize, grainBytes), sizeMaxBytes: alignUp(hashSize, grainBytes) };
+  });
+}
+
+function splitPaths(imagePath: string, layout: Layout, finalUuids: ReadonlyMap<PlannedPartition, string>): Map<PlannedPartition, string> {
+  const splitFiles = new Map<PlannedPartition, string>();
+  const seen = new Map<string, PlannedPartition>();
+  for (const partition of layout.partitions) {
+    const template = partition.definition?.splitName;
+    if (!partition.definition || template === null) continue;
+    const path = splitPath(imagePath, resolveSplitName(template ?? "%t", partition, finalUuids.get(partition) ?? partition.uuid));
+    const other = seen.get(path);
+    if (other) fail(ErrorCode.Layout, `${other.definition!.source} and ${partition.definition.source} have the same resolved split name "${path}", refusing`, "give them different SplitName= templates");
+    seen.set(path, partition);
+    splitFiles.set(partition, path);
+  }
+  return splitFiles;
 }
 
 interface ImageProbe {
+  /** A new file is created (atomically) rather than an existing one updated in place. */
+  readonly fresh: boolean;
   readonly sectorSize: number;
   readonly currentSizeBytes: number;
   readonly existing: ExistingTable | undefined;
@@ -120,43 +183,31 @@ async function probeImage(request: ComposeRequest): Promise<ImageProbe> {
   if (request.empty === "create") {
     if (exists) fail(ErrorCode.Image, `${request.imagePath}: already exists, refusing to create it (--empty=create)`, "remove it first, or use --empty=force to reinitialize it");
     if (request.size === undefined) fail(ErrorCode.Usage, `${request.imagePath}: a new image needs a size`, 'pass --size=auto or a size like "2G"');
-    return { sectorSize: request.sectorSize ?? 512, currentSizeBytes: 0, existing: undefined };
+    return { fresh: true, sectorSize: request.sectorSize ?? 512, currentSizeBytes: 0, existing: undefined };
   }
   if (!exists) fail(ErrorCode.Image, `${request.imagePath}: no such file`, "create it with --empty=create --size=…");
-  if (request.empty === "force") return { sectorSize: request.sectorSize ?? 512, currentSizeBytes, existing: undefined };
+  if (request.empty === "force") return { fresh: false, sectorSize: request.sectorSize ?? 512, currentSizeBytes, existing: undefined };
 
   const source = new FileSliceSource(request.imagePath, 0, currentSizeBytes);
   const probe = await readGpt(source, request.sectorSize);
   const hasLabel = probe.gpt !== undefined || probe.hasMbr;
   if (request.empty === "require") {
     if (hasLabel) throw new NotRepartitioningError(`${request.imagePath}: already has a disk label, refusing (--empty=require)`);
-    return { sectorSize: request.sectorSize ?? 512, currentSizeBytes, existing: undefined };
+    return { fresh: false, sectorSize: request.sectorSize ?? 512, currentSizeBytes, existing: undefined };
   }
   if (!probe.gpt) {
-    if (request.empty === "allow" && !hasLabel) return { sectorSize: request.sectorSize ?? 512, currentSizeBytes, existing: undefined };
+    if (request.empty === "allow" && !hasLabel) return { fresh: false, sectorSize: request.sectorSize ?? 512, currentSizeBytes, existing: undefined };
     throw new NotRepartitioningError(`${request.imagePath}: has no GPT disk label, not repartitioning`);
   }
   const errors = probe.gpt.findings.filter((finding) => finding.severity === "error");
   if (errors.length > 0) {
     fail(ErrorCode.Image, `${request.imagePath}: the partition table is damaged (${errors[0]!.message})`, "run `gptimg inspect` to see every finding; repair it before repartitioning");
   }
-  return { sectorSize: probe.gpt.sectorSize, currentSizeBytes, existing: existingTable(probe.gpt) };
+  return { fresh: false, sectorSize: probe.gpt.sectorSize, currentSizeBytes, existing: existingTable(probe.gpt) };
 }
 
 function existingTable(gpt: DecodedGpt): ExistingTable {
   return { sectorSize: gpt.sectorSize, totalSectors: gpt.totalSectors, diskGuid: gpt.header.diskGuid, entries: gpt.entries };
-}
-
-async function resolveContents(request: ComposeRequest): Promise<Map<PartitionDefinition, PartitionContent>> {
-  const contents = new Map<PartitionDefinition, PartitionContent>();
-  for (const definition of request.definitions) {
-    if (definition.copyBlocks !== undefined) {
-      if (definition.copyBlocks === "auto") fail(ErrorCode.Definitions, `${definition.source}: CopyBlocks=auto copies from the running system`, "gptimg builds images offline: give the path of an image file");
-      const path = isAbsolute(definition.copyBlocks) ? definition.copyBlocks : resolve(request.copySource, definition.copyBlocks);
-      contents.set(definition, await copyBlocksContent(path, definition.source));
-    }
-  }
-  return contents;
 }
 
 /** repart --split: DIR/BASE.<name>[.raw], ".raw" kept only if the image name had it. */

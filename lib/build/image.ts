@@ -1,20 +1,16 @@
 /**
- * Executes a Layout: writes every partition's content at its planned offset, then the GPT.
- * A new image is written under a temporary name and renamed at the end; an existing image
- * is only opened for writing after everything was validated and planned.
+ * Image files: a new image is written under a temporary name and renamed at the end; an
+ * existing image is only opened for writing after everything was validated and planned.
+ * Partition contents go first, the GPT last (verity partitions' UUIDs come from their root
+ * hashes, known only after hashing).
  */
 import { ErrorCode, fail } from "../core/errors.js";
 import { encodeGpt, type GptEntry } from "../formats/gpt/encode.js";
 import { FileSink, writeAtomically, type BlockSink } from "../io/sink.js";
-import { OffsetSink } from "../io/stream.js";
 import type { Layout, PlannedPartition } from "../plan/layout.js";
-import type { PartitionContent } from "./content.js";
 
-export interface WriteOptions {
-  readonly contents: ReadonlyMap<PlannedPartition, PartitionContent>;
-  /** Final UUIDs decided while writing (verity partitions take theirs from the root hash). */
-  readonly finalUuids?: () => ReadonlyMap<PlannedPartition, string>;
-}
+/** Writes the partitions and returns the final UUIDs that differ from the planned ones. */
+export type PartitionWriter = (sink: BlockSink) => Promise<ReadonlyMap<PlannedPartition, string>>;
 
 export function gptEntries(layout: Layout, finalUuids: ReadonlyMap<PlannedPartition, string>): GptEntry[] {
   return layout.partitions.map((partition) => ({
@@ -28,30 +24,17 @@ export function gptEntries(layout: Layout, finalUuids: ReadonlyMap<PlannedPartit
   }));
 }
 
-async function writeContents(layout: Layout, sink: BlockSink, options: WriteOptions): Promise<void> {
-  for (const partition of layout.partitions) {
-    const content = options.contents.get(partition);
-    if (!content || partition.exists) continue;
-    const window = new OffsetSink(sink, partition.offsetBytes, partition.sizeBytes, `partition ${partition.slot + 1} (${partition.label})`);
-    await content.write(window, partition.sizeBytes);
-  }
-}
-
-async function writeTable(layout: Layout, sink: BlockSink, options: WriteOptions): Promise<void> {
-  const encoded = encodeGpt({
-    sectorSize: layout.sectorSize,
-    totalSectors: layout.diskSizeBytes / layout.sectorSize,
-    diskGuid: layout.diskGuid,
-    entries: gptEntries(layout, options.finalUuids?.() ?? new Map()),
-  });
+async function writeTable(layout: Layout, sink: BlockSink, finalUuids: ReadonlyMap<PlannedPartition, string>): Promise<void> {
+  const encoded = encodeGpt({ sectorSize: layout.sectorSize, totalSectors: layout.diskSizeBytes / layout.sectorSize, diskGuid: layout.diskGuid, entries: gptEntries(layout, finalUuids) });
   await sink.writeAt(0, encoded.primary);
   await sink.writeAt(encoded.backupOffsetBytes, encoded.backup);
 }
 
-export async function writeNewImage(path: string, layout: Layout, options: WriteOptions): Promise<void> {
-  await writeAtomically(path, layout.diskSizeBytes, async (sink) => {
-    await writeContents(layout, sink, options);
-    await writeTable(layout, sink, options);
+export async function writeNewImage(path: string, layout: Layout, writePartitions: PartitionWriter): Promise<ReadonlyMap<PlannedPartition, string>> {
+  return writeAtomically(path, layout.diskSizeBytes, async (sink) => {
+    const finalUuids = await writePartitions(sink);
+    await writeTable(layout, sink, finalUuids);
+    return finalUuids;
   });
 }
 
@@ -59,7 +42,7 @@ export async function writeNewImage(path: string, layout: Layout, options: Write
  * Repartitions an existing image in place, as systemd-repart does: grows the file if asked,
  * fills new partitions, rewrites both tables. Existing partitions' data is never touched.
  */
-export async function updateExistingImage(path: string, layout: Layout, currentSizeBytes: number, options: WriteOptions): Promise<void> {
+export async function updateExistingImage(path: string, layout: Layout, currentSizeBytes: number, writePartitions: PartitionWriter): Promise<ReadonlyMap<PlannedPartition, string>> {
   let sink: FileSink;
   try {
     sink = await FileSink.openExisting(path);
@@ -68,8 +51,9 @@ export async function updateExistingImage(path: string, layout: Layout, currentS
   }
   try {
     if (layout.diskSizeBytes > currentSizeBytes) await sink.truncate(layout.diskSizeBytes);
-    await writeContents(layout, sink, options);
-    await writeTable(layout, sink, options);
+    const finalUuids = await writePartitions(sink);
+    await writeTable(layout, sink, finalUuids);
+    return finalUuids;
   } finally {
     await sink.close();
   }

@@ -11,6 +11,8 @@ import { overrideArchitecture } from "../formats/gpt/types.js";
 import { readDefinitions, type Warning } from "../input/repartd.js";
 import { parseArchitecture, parseBoolean, parseImageSize, parseSectorSize, parseSeed, parseTypeList } from "./options.js";
 import { partitionReports, renderTable } from "./report.js";
+import { loadSigningKey, progressBar, sourceDateEpoch } from "./environment.js";
+import { defaultConcurrency } from "../core/context.js";
 
 interface RepartFlags {
   definitions?: string[];
@@ -88,18 +90,27 @@ async function runRepart(image: string, flags: RepartFlags): Promise<void> {
     .filter((definition) => (include ? include.has(definition.type.uuid) : exclude ? !exclude.has(definition.type.uuid) : true));
   for (const warning of warnings) process.stderr.write(`${warning.where}: ${warning.message}\n`);
 
+  const sectorSize = parseSectorSize(flags.sectorSize, "--sector-size");
+  const progress = progressBar(process.stderr, "gptimg repart");
   const result = await compose({
     imagePath: resolve(image),
     definitions,
     seed: parseSeed(flags.seed, "--seed"),
-    sectorSize: parseSectorSize(flags.sectorSize, "--sector-size"),
+    sectorSize,
+    filesystemSectorSize: sectorSize ?? 4096,
     size: parseImageSize(flags.size, "--size"),
     empty,
     dryRun: empty === "create" ? false : parseBoolean(flags.dryRun, "--dry-run", true),
     copySource: resolve(flags.copySource ?? "."),
     deferredTypes: deferred,
     split: parseBoolean(flags.split, "--split", false),
+    sourceDateEpoch: sourceDateEpoch(process.env),
+    concurrency: defaultConcurrency(),
+    signingKey: loadSigningKey(flags.privateKey, flags.certificate, "--private-key", "--certificate"),
+    fitContent: false,
+    progress: progress.update,
   });
+  progress.finish();
   if (json === "off") process.stdout.write(`${renderTable(result)}\n`);
   else process.stdout.write(`${JSON.stringify(partitionReports(result), null, json === "pretty" ? 2 : undefined)}\n`);
 }

@@ -1,6 +1,8 @@
 /** Human and JSON renderings of a composed layout, shared by compose and repart. */
 import { formatSize } from "../core/size.js";
 import type { ComposeResult } from "../build/compose.js";
+import { toHex } from "../core/bytes.js";
+import type { PlannedPartition } from "../plan/layout.js";
 
 export interface PartitionReport {
   readonly partno: number;
@@ -19,6 +21,10 @@ export interface PartitionReport {
 }
 
 export function partitionReports(result: ComposeResult): PartitionReport[] {
+  const rootHashOf = (partition: PlannedPartition): string | undefined => {
+    const outcome = result.verity.find((candidate) => candidate.data === partition || candidate.hash === partition || candidate.signature === partition);
+    return outcome ? toHex(outcome.rootHash) : undefined;
+  };
   return result.layout.partitions.map((partition) => ({
     partno: partition.slot,
     type: partition.type.name ?? partition.type.uuid,
@@ -32,7 +38,25 @@ export function partitionReports(result: ComposeResult): PartitionReport[] {
     activity: !partition.exists ? "create" : partition.grows ? "resize" : "unchanged",
     file: partition.definition?.source,
     split: result.splitFiles.get(partition),
+    ...(rootHashOf(partition) ? { roothash: rootHashOf(partition) } : {}),
   }));
+}
+
+/** compose --json: the disk, its partitions, and per verity group the kernel command-line text. */
+export function composeReport(result: ComposeResult): object {
+  return {
+    diskGuid: result.layout.diskGuid,
+    sizeBytes: result.layout.diskSizeBytes,
+    sectorSize: result.layout.sectorSize,
+    written: result.written,
+    partitions: partitionReports(result),
+    dropped: result.layout.dropped.map((definition) => definition.source),
+    verity: result.verity.map((outcome) => ({
+      matchKey: outcome.matchKey,
+      rootHash: toHex(outcome.rootHash),
+      kernelCommandLine: `${outcome.data.type.designator === "usr" ? "usrhash" : "roothash"}=${toHex(outcome.rootHash)}`,
+    })),
+  };
 }
 
 export function renderTable(result: ComposeResult): string {

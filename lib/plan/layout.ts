@@ -199,8 +199,22 @@ export function planLayout(request: LayoutRequest): Layout {
   };
 }
 
+/**
+ * Labels and seed-derived UUIDs of each definition, before sizes exist: filesystems need
+ * their UUID and label to be planned, and planning must come before placement.
+ */
+export function definitionIdentities(request: Pick<LayoutRequest, "definitions" | "existing" | "seed">): Map<number, { label: string; filesystemUuid: string; uuid: string }> {
+  const candidates = matchExisting(request);
+  const identities = acquireIdentities(candidates, request.seed);
+  const result = new Map<number, { label: string; filesystemUuid: string; uuid: string }>();
+  candidates.forEach((candidate, index) => {
+    if (candidate.definitionIndex !== undefined) result.set(candidate.definitionIndex, identities[index]!);
+  });
+  return result;
+}
+
 /** Existing partitions go to the first unmatched definition of their type; the rest are "foreign" and kept. */
-function matchExisting(request: LayoutRequest): Candidate[] {
+function matchExisting(request: Pick<LayoutRequest, "definitions" | "existing">): Candidate[] {
   const candidates: Candidate[] = request.definitions.map((definition, definitionIndex) => ({ definitionIndex, definition, type: definition.type, existing: undefined, existingPaddingBytes: 0 }));
   const existingEntries = [...(request.existing?.entries ?? [])].sort((left, right) => left.slot - right.slot);
   for (const entry of existingEntries) {

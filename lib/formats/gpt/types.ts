@@ -65,9 +65,10 @@ export function resolvePartitionType(text: string, nativeArchitecture: string): 
   const uuid = normalizeGuid(text);
   if (uuid) return describePartitionType(uuid);
   if (text in GENERIC_TYPES) return describePartitionType(GENERIC_TYPES[text]!);
-  const match = /^(root|usr)(?:-(.+?))?(-verity(?:-sig)?)?$/.exec(text);
+  const suffix = text.endsWith("-verity-sig") ? "-verity-sig" : text.endsWith("-verity") ? "-verity" : "";
+  const match = /^(root|usr)(?:-(.+))?$/.exec(text.slice(0, text.length - suffix.length));
   if (!match) return undefined;
-  const [, prefix, archText, suffix = ""] = match;
+  const [, prefix, archText] = match;
   let architecture: string | undefined;
   if (archText === undefined) architecture = nativeArchitecture;
   else if (archText === "secondary") architecture = SECONDARY_ARCHITECTURE[nativeArchitecture];

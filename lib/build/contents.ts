@@ -1,0 +1,122 @@
+/**
+ * Turns each definition into PartitionContent: CopyBlocks= files, and filesystems that
+ * gptimg writes itself (vfat, squashfs, erofs) from a tree composed of CopyFiles=,
+ * ExcludeFiles= and MakeDirectories=. Sizes are known before placement: squashfs is spooled
+ * (its size exists only after compression), erofs and FAT are planned exactly.
+ */
+import { isAbsolute, join, resolve } from "node:path";
+import { ErrorCode, fail } from "../core/errors.js";
+import { planErofs } from "../formats/erofs/plan.js";
+import { writeErofs } from "../formats/erofs/write.js";
+import { planFat } from "../formats/fat/plan.js";
+import { writeFat } from "../formats/fat/write.js";
+import { writeSquashfs } from "../formats/squashfs/write.js";
+import type { CodecId } from "../compress/codec.js";
+import { FileSink } from "../io/sink.js";
+import { FileSliceSource } from "../io/source.js";
+import type { PartitionDefinition } from "../plan/definition.js";
+import { fatVolumeId } from "../plan/ids.js";
+import { buildPartitionTree } from "../tree/compose.js";
+import type { DirNode } from "../tree/tree.js";
+import { copyBlocksContent, sourceContent, type PartitionContent } from "./content.js";
+
+export interface ContentContext {
+  /** Relative CopyBlocks=/CopyFiles= sources are resolved against this directory. */
+  readonly copySource: string;
+  readonly scratchDirectory: string;
+  readonly sourceDateEpoch: number | undefined;
+  readonly concurrency: number;
+  readonly sectorSize: number;
+  readonly grainBytes: number;
+}
+
+/** Identity a filesystem needs before placement: label and the seed-derived fs UUID. */
+export interface ContentIdentity {
+  readonly label: string;
+  readonly filesystemUuid: string;
+}
+
+/** repart (main) refuses a vfat ESP/XBOOTLDR below 100 MiB (260 MiB with 4K sectors); firmware needs FAT32 room. */
+export function espMinimumBytes(sectorSize: number): number {
+  return (sectorSize >= 4096 ? 260 : 100) * 1024 * 1024;
+}
+
+export async function definitionContent(definition: PartitionDefinition, identity: ContentIdentity, context: ContentContext): Promise<PartitionContent | undefined> {
+  if (definition.copyBlocks !== undefined) {
+    if (definition.copyBlocks === "auto") fail(ErrorCode.Definitions, `${definition.source}: CopyBlocks=auto copies from the running system`, "gptimg builds images offline: give the path of an image file");
+    const path = isAbsolute(definition.copyBlocks) ? definition.copyBlocks : resolve(context.copySource, definition.copyBlocks);
+    return copyBlocksContent(path, definition.source);
+  }
+  switch (definition.format) {
+    case undefined:
+    case "swap":
+      return undefined;
+    case "squashfs":
+      return squashfsContent(definition, await partitionTree(definition, context), identity, context);
+    case "erofs":
+      return erofsContent(definition, await partitionTree(definition, context), identity, context);
+    case "vfat":
+      return fatContent(definition, await partitionTree(definition, context), identity, context);
+    default:
+      return fail(ErrorCode.Definitions, `${definition.source}: Format=${definition.format} is not supported by gptimg`, "use vfat, squashfs or erofs, or CopyBlocks= a prebuilt image");
+  }
+}
+
+function partitionTree(definition: PartitionDefinition, context: ContentContext): Promise<DirNode> {
+  return buildPartitionTree(
+    { copyFiles: definition.copyFiles, excludeFiles: definition.excludeFiles, excludeFilesTarget: definition.excludeFilesTarget, makeDirectories: definition.makeDirectories },
+    context.copySource,
+    { scratchDirectory: context.scratchDirectory, sourceDateEpoch: context.sourceDateEpoch },
+  );
+}
+
+const SQUASHFS_COMPRESSION: Readonly<Record<string, CodecId>> = { gzip: "gzip", zlib: "gzip", zstd: "zstd", none: "none" };
+
+function compressionLevel(definition: PartitionDefinition): number | undefined {
+  if (definition.compressionLevel === undefined) return undefined;
+  const level = Number(definition.compressionLevel);
+  if (!Number.isInteger(level)) fail(ErrorCode.Definitions, `${definition.source}: CompressionLevel=${definition.compressionLevel} is not an integer`, "use e.g. 9 for gzip or 15 for zstd");
+  return level;
+}
+
+async function squashfsContent(definition: PartitionDefinition, tree: DirNode, identity: ContentIdentity, context: ContentContext): Promise<PartitionContent> {
+  const compression = SQUASHFS_COMPRESSION[definition.compression ?? "gzip"];
+  if (!compression) fail(ErrorCode.Definitions, `${definition.source}: Compression=${definition.compression} is not supported for squashfs`, "use gzip, zstd or none");
+  // The size of a compressed filesystem exists only after compressing it: spool it once,
+  // then copy the spool into the partition.
+  const spool = join(context.scratchDirectory, `squashfs-${identity.filesystemUuid}.img`);
+  const sink = await FileSink.create(spool, 0);
+  let sizeBytes: number;
+  try {
+    ({ sizeBytes } = await writeSquashfs(tree, { compression, compressionLevel: compressionLevel(definition), sourceDateEpoch: context.sourceDateEpoch, concurrency: context.concurrency }, sink));
+    // The sink skips zero runs, so the trailing padding must be made real by sizing the file.
+    await sink.truncate(sizeBytes);
+  } finally {
+    await sink.close();
+  }
+  return sourceContent(new FileSliceSource(spool, 0, sizeBytes, `${definition.source} (squashfs)`));
+}
+
+function erofsContent(definition: PartitionDefinition, tree: DirNode, identity: ContentIdentity, context: ContentContext): PartitionContent {
+  if (definition.compression !== undefined) fail(ErrorCode.Definitions, `${definition.source}: Compression=${definition.compression} is not supported for erofs yet`, "drop Compression= (gptimg writes uncompressed erofs)");
+  const plan = planErofs(tree, { uuid: identity.filesystemUuid, sourceDateEpoch: context.sourceDateEpoch });
+  return { minimumBytes: plan.sizeBytes, write: (sink) => writeErofs(plan, sink) };
+}
+
+function fatContent(definition: PartitionDefinition, tree: DirNode, identity: ContentIdentity, context: ContentContext): PartitionContent {
+  const isBootPartition = definition.type.designator === "esp" || definition.type.designator === "xbootldr";
+  const common = {
+    tree,
+    sectorSize: context.sectorSize as 512 | 4096,
+    label: identity.label,
+    volumeId: fatVolumeId(identity.filesystemUuid),
+    grainBytes: context.grainBytes,
+    where: definition.source,
+  };
+  const smallest = planFat({ ...common, minSizeBytes: isBootPartition ? espMinimumBytes(context.sectorSize) : 0 });
+  return {
+    minimumBytes: smallest.sizeBytes,
+    // mkfs.vfat formats the whole partition, so the FAT is re-planned for the final size.
+    write: (sink, partitionSizeBytes) => writeFat(partitionSizeBytes === smallest.sizeBytes ? smallest : planFat({ ...common, sizeBytes: partitionSizeBytes }), sink),
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Writes planned partitions into an image in dependency order: plain contents first, verity
+ * data partitions hashed while they are written (no second read), then their hash
+ * partitions, then signature partitions. Verity data/hash partitions without an explicit
+ * UUID take theirs from the root hash (DPS: first and last 128 bits).
+ */
+import { ErrorCode, fail } from "../core/errors.js";
+import { formatSize } from "../core/size.js";
+import { VerityHasher, type VerityResult } from "../formats/verity/build.js";
+import { verityPartitionUuids } from "../formats/verity/ids.js";
+import { VERITY_SIGNATURE_PARTITION_SIZE_BYTES, veritySignaturePartition, type SigningKey } from "../formats/verity/signature.js";
+import type { BlockSink } from "../io/sink.js";
+import { OffsetSink, TeeSink, writeZeros, type SequentialSink } from "../io/stream.js";
+import type { Layout, PlannedPartition } from "../plan/layout.js";
+import type { PartitionContent } from "./content.js";
+
+export interface ExecuteOptions {
+  readonly contents: ReadonlyMap<PlannedPartition, PartitionContent>;
+  readonly veritySalt: Uint8Array;
+  readonly verityUuid: string;
+  readonly concurrency: number;
+  readonly signingKey: SigningKey | undefined;
+  /** Existing images may hold old bytes where new partitions go: write their zeros too. */
+  readonly zeroFill: boolean;
+  readonly progress?: (doneBytes: number, totalBytes: number) => void;
+}
+
+export interface VerityOutcome {
+  readonly matchKey: string;
+  readonly rootHash: Uint8Array;
+  readonly data: PlannedPartition;
+  readonly hash: PlannedPartition;
+  readonly signature: PlannedPartition | undefined;
+}
+
+export interface ExecuteResult {
+  readonly finalUuids: ReadonlyMap<PlannedPartition, string>;
+  readonly verity: readonly VerityOutcome[];
+}
+
+function window(sink: BlockSink, partition: PlannedPartition): OffsetSink {
+  return new OffsetSink(sink, partition.offsetBytes, partition.sizeBytes, `partition ${partition.slot + 1} (${partition.label})`);
+}
+
+export async function writePartitions(layout: Layout, sink: BlockSink, options: ExecuteOptions): Promise<ExecuteResult> {
+  const fresh = layout.partitions.filter((partition) => !partition.exists && partition.definition);
+  const verityOf = (mode: string) => fresh.filter((partition) => partition.definition!.verity === mode);
+  const totalBytes = fresh.reduce((sum, partition) => sum + (options.contents.get(partition)?.minimumBytes ?? 0), 0);
+  let doneBytes = 0;
+  const track = (target: SequentialSink): SequentialSink => ({
+    get position() {
+      return target.position;
+    },
+    async write(bytes) {
+      await target.write(bytes);
+      doneBytes += bytes.length;
+      options.progress?.(Math.min(doneBytes, totalBytes), totalBytes);
+    },
+  });
+
+  for (const partition of fresh) {
+    const verity = partition.definition!.verity;
+    if (verity !== "off") continue;
+    const content = options.contents.get(partition);
+    const target = window(sink, partition);
+    if (content) await content.write(track(target), partition.sizeBytes);
+    if (options.zeroFill) await writeZeros(target, partition.sizeBytes - target.position);
+  }
+
+  const results = new Map<string, VerityResult>();
+  for (const partition of verityOf("data")) {
+    const hasher = new VerityHasher(
+      { dataBlockSize: partition.verityDataBlockSize, hashBlockSize: partition.verityHashBlockSize, algorithm: "sha256", salt: options.veritySalt, uuid: options.verityUuid, hashType: 1 },
+      { concurrency: options.concurrency },
+    );
+    const target = window(sink, partition);
+    const tee = new TeeSink([target, hasher]);
+    const content = options.contents.get(partition);
+    if (content) await content.write(track(tee), partition.sizeBytes);
+    // The tree covers the whole partition, zero tail included (repart semantics).
+    await writeZeros(tee, partition.sizeBytes - tee.position);
+    results.set(partition.definition!.verityMatchKey!, await hasher.finish());
+  }
+
+  const finalUuids = new Map<PlannedPartition, string>();
+  const outcomes: VerityOutcome[] = [];
+  for (const hashPartition of verityOf("hash")) {
+    const matchKey = hashPartition.definition!.verityMatchKey!;
+    const result = results.get(matchKey);
+    const data = layout.partitions.find((partition) => partition.definition?.verity === "data" && partition.definition.verityMatchKey === matchKey);
+    if (!result || !data) fail(ErrorCode.Verity, `${hashPartition.definition!.source}: its verity data partition (VerityMatchKey=${matchKey}) is not being written`, "create data and hash partitions together");
+    if (result.hashImage.sizeBytes > hashPartition.sizeBytes) {
+      fail(ErrorCode.Verity, `${hashPartition.definition!.source}: the verity hash tree needs ${formatSize(result.hashImage.sizeBytes)} (${result.hashImage.sizeBytes} bytes) but the partition has ${formatSize(hashPartition.sizeBytes)}`, `set SizeMinBytes=${result.hashImage.sizeBytes} or Minimize=best on the hash partition`);
+    }
+    const target = window(sink, hashPartition);
+    await result.hashImage.write(target);
+    if (options.zeroFill) await writeZeros(target, hashPartition.sizeBytes - target.position);
+    const uuids = verityPartitionUuids(result.rootHash);
+    if (data.uuidFromRootHash) finalUuids.set(data, uuids.data);
+    if (hashPartition.uuidFromRootHash) finalUuids.set(hashPartition, uuids.hash);
+    const signature = verityOf("signature").find((partition) => partition.definition!.verityMatchKey === matchKey);
+    outcomes.push({ matchKey, rootHash: result.rootHash, data, hash: hashPartition, signature });
+  }
+
+  for (const partition of verityOf("signature")) {
+    const outcome = outcomes.find((candidate) => candidate.signature === partition);
+    if (!outcome) fail(ErrorCode.Verity, `${partition.definition!.source}: no verity hash partition with VerityMatchKey=${partition.definition!.verityMatchKey} is being written`, "add Verity=data and Verity=hash partitions with the same key");
+    if (!options.signingKey) fail(ErrorCode.Signing, `${partition.definition!.source}: a verity signature partition needs a private key and certificate`, "pass --private-key= and --certificate=");
+    if (partition.sizeBytes < VERITY_SIGNATURE_PARTITION_SIZE_BYTES) fail(ErrorCode.Verity, `${partition.definition!.source}: signature partition is ${partition.sizeBytes} bytes`, "it must be 16 KiB");
+    await window(sink, partition).write(veritySignaturePartition(outcome.rootHash, options.signingKey));
+  }
+  return { finalUuids, verity: outcomes };
+}

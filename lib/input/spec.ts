@@ -1,0 +1,256 @@
+/**
+ * The compose spec (JSON): top-level image settings plus `partitions`, whose keys are
+ * repart.d [Partition] keys in lowerCamelCase with repart's meaning. Every error names the
+ * spec file and the JSON path, and unknown keys get a "did you mean".
+ */
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { ErrorCode, fail } from "../core/errors.js";
+import { normalizeGuid } from "../core/guid.js";
+import { parseSizeOrUndefined } from "../core/size.js";
+import { canonicalArchitecture, resolvePartitionType } from "../formats/gpt/types.js";
+import { DEFAULT_WEIGHT, type MinimizeMode, type PartitionDefinition, type VerityMode } from "../plan/definition.js";
+import { checkDefinition } from "../plan/validate.js";
+import { parseFlags } from "./repartd.js";
+import { expandLabelSpecifiers, labelFitsGpt } from "./specifiers.js";
+
+export interface ImageSpec {
+  readonly path: string;
+  readonly baseDirectory: string;
+  readonly seed: string | undefined;
+  readonly architecture: string;
+  readonly size: number | "auto";
+  readonly sectorSize: 512 | 4096;
+  readonly imageId: string | undefined;
+  readonly imageVersion: string | undefined;
+  readonly sourceDateEpoch: number | undefined;
+  /** PEM paths (resolved against the spec's directory) for verity signature partitions. */
+  readonly signing: { readonly privateKey: string; readonly certificate: string } | undefined;
+  readonly definitions: readonly PartitionDefinition[];
+}
+
+export const TOP_LEVEL_KEYS = ["$schema", "seed", "architecture", "size", "sectorSize", "imageId", "imageVersion", "sourceDateEpoch", "signing", "partitions"] as const;
+
+/** repart.d key → spec key and value kind. */
+export const PARTITION_KEYS = {
+  type: "string", label: "string", uuid: "string", priority: "integer", weight: "integer", paddingWeight: "integer",
+  sizeMinBytes: "size", sizeMaxBytes: "size", paddingMinBytes: "size", paddingMaxBytes: "size",
+  copyBlocks: "string", format: "string", copyFiles: "strings", excludeFiles: "strings", excludeFilesTarget: "strings", makeDirectories: "strings",
+  verity: "string", verityMatchKey: "string", verityDataBlockSizeBytes: "size", verityHashBlockSizeBytes: "size",
+  factoryReset: "boolean", flags: "flags", noAuto: "boolean", readOnly: "boolean", growFileSystem: "boolean",
+  splitName: "string", minimize: "minimize", compression: "string", compressionLevel: "stringOrInteger",
+} as const;
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export interface SpecOverrides {
+  readonly seed?: string;
+  readonly imageVersion?: string;
+  readonly architecture?: string;
+  readonly size?: number | "auto";
+}
+
+export function readSpec(path: string, overrides: SpecOverrides = {}): ImageSpec {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    return fail(ErrorCode.Spec, `${path}: cannot read spec (${(error as NodeJS.ErrnoException).code ?? error})`, "check the path");
+  }
+  let json: Json;
+  try {
+    json = JSON.parse(text) as Json;
+  } catch (error) {
+    return fail(ErrorCode.Spec, `${path}: not valid JSON (${(error as Error).message})`, "fix the JSON syntax");
+  }
+  return interpretSpec(json, path, overrides);
+}
+
+export function interpretSpec(json: Json, path: string, overrides: SpecOverrides = {}): ImageSpec {
+  const at = (jsonPath: string): string => `${path}: ${jsonPath}`;
+  if (!isObject(json)) fail(ErrorCode.Spec, at("(top level)") + " must be an object", 'start from {"partitions": [...]}');
+  checkKeys(json, TOP_LEVEL_KEYS, (key) => at(key));
+  const architectureText = overrides.architecture ?? optionalString(json, "architecture", at) ?? "x86-64";
+  const architecture = canonicalArchitecture(architectureText);
+  if (!architecture) fail(ErrorCode.Spec, `${at("architecture")}: unknown architecture "${architectureText}"`, "use a DPS name like x86-64, arm64, riscv64, x86, arm, loongarch64");
+  const seedText = overrides.seed ?? optionalString(json, "seed", at);
+  if (seedText !== undefined && seedText !== "random" && !normalizeGuid(seedText)) fail(ErrorCode.Spec, `${at("seed")}: "${seedText}" is not a UUID`, 'use a UUID, or "random"');
+  const size = overrides.size ?? parseSpecSize(json["size"] ?? "auto", at("size"), true);
+  const sectorSize = json["sectorSize"] ?? 512;
+  if (sectorSize !== 512 && sectorSize !== 4096) fail(ErrorCode.Spec, `${at("sectorSize")}: ${JSON.stringify(sectorSize)} is not 512 or 4096`, "use 512 (default) or 4096");
+  const imageId = optionalString(json, "imageId", at);
+  const imageVersion = overrides.imageVersion ?? optionalString(json, "imageVersion", at);
+  const epoch = json["sourceDateEpoch"];
+  if (epoch !== undefined && (typeof epoch !== "number" || !Number.isSafeInteger(epoch) || epoch < 0)) fail(ErrorCode.Spec, `${at("sourceDateEpoch")}: must be a non-negative integer (seconds)`, `got ${JSON.stringify(epoch)}`);
+  const signing = interpretSigning(json["signing"], at("signing"), dirname(resolve(path)));
+  const partitions = json["partitions"];
+  if (!Array.isArray(partitions) || partitions.length === 0) fail(ErrorCode.Spec, `${at("partitions")}: must be a non-empty array`, "list the partitions of the image");
+  const baseDirectory = dirname(resolve(path));
+  const options = { architecture, specifiers: { architecture, imageId, imageVersion }, hasPrivateKey: signing !== undefined, hasCertificate: signing !== undefined };
+  const definitions = partitions.map((partition, index) => checkDefinition(interpretPartition(partition, `${path}: partitions[${index}]`, baseDirectory, options.specifiers, architecture), options));
+  return { path, baseDirectory, seed: seedText, architecture, size: size as number | "auto", sectorSize, imageId, imageVersion, sourceDateEpoch: epoch as number | undefined, signing, definitions };
+}
+
+function interpretSigning(json: Json | undefined, where: string, baseDirectory: string): ImageSpec["signing"] {
+  if (json === undefined) return undefined;
+  if (!isObject(json)) fail(ErrorCode.Spec, `${where}: must be an object`, '{"privateKey": "key.pem", "certificate": "cert.pem"}');
+  checkKeys(json, ["privateKey", "certificate"], (key) => `${where}.${key}`);
+  const privateKey = json["privateKey"];
+  const certificate = json["certificate"];
+  if (typeof privateKey !== "string" || typeof certificate !== "string") fail(ErrorCode.Spec, `${where}: needs "privateKey" and "certificate" (PEM file paths)`, '{"privateKey": "key.pem", "certificate": "cert.pem"}');
+  return { privateKey: resolve(baseDirectory, privateKey), certificate: resolve(baseDirectory, certificate) };
+}
+
+function interpretPartition(json: Json, where: string, baseDirectory: string, specifiers: { architecture: string; imageId?: string | undefined; imageVersion?: string | undefined }, architecture: string): PartitionDefinition {
+  const at = (key: string): string => `${where}.${key}`;
+  if (!isObject(json)) fail(ErrorCode.Spec, `${where}: must be an object`, 'e.g. {"type": "esp", "format": "vfat"}');
+  checkKeys(json, Object.keys(PARTITION_KEYS), at);
+  const typeText = json["type"];
+  if (typeof typeText !== "string") fail(ErrorCode.Spec, `${at("type")}: missing`, 'every partition needs a type, e.g. "root", "esp", "usr-verity" or a UUID');
+  const type = resolvePartitionType(typeText, architecture);
+  if (!type) fail(ErrorCode.Spec, `${at("type")}: unknown partition type "${typeText}"${suggest(typeText, ["esp", "xbootldr", "root", "usr", "root-verity", "usr-verity", "root-verity-sig", "usr-verity-sig", "home", "srv", "var", "tmp", "swap", "linux-generic"])}`, "use a repart identifier or a type UUID");
+  const string = (key: string): string | undefined => {
+    const value = json[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== "string") fail(ErrorCode.Spec, `${at(key)}: must be a string`, `e.g. "${key}": "…"`);
+    return value;
+  };
+  const integer = (key: string, minimum: number, maximum: number): number | undefined => {
+    const value = json[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < minimum || value > maximum) fail(ErrorCode.Spec, `${at(key)}: must be an integer from ${minimum} to ${maximum}`, `got ${JSON.stringify(value)}`);
+    return value;
+  };
+  const size = (key: string, rounding: "up" | "down" | "exact"): number | undefined => {
+    const value = json[key];
+    if (value === undefined) return undefined;
+    const parsed = parseSpecSize(value, at(key), false) as number;
+    if (rounding === "exact") return parsed;
+    const remainder = parsed % 4096;
+    return remainder === 0 ? parsed : rounding === "up" ? parsed + 4096 - remainder : parsed - remainder;
+  };
+  const boolean = (key: string): boolean | undefined => {
+    const value = json[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== "boolean") fail(ErrorCode.Spec, `${at(key)}: must be true or false`, `got ${JSON.stringify(value)}`);
+    return value;
+  };
+  const strings = (key: string): string[] => {
+    const value = json[key];
+    if (value === undefined) return [];
+    if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) fail(ErrorCode.Spec, `${at(key)}: must be an array of strings`, `e.g. "${key}": ["…"]`);
+    return value as string[];
+  };
+  const labelText = string("label");
+  let label: string | undefined;
+  if (labelText !== undefined) {
+    label = expandLabelSpecifiers(labelText, specifiers);
+    if (label === undefined) fail(ErrorCode.Spec, `${at("label")}: "${labelText}" uses a specifier without a value`, "set imageId/imageVersion, or use %a %A %M %%");
+    if (!labelFitsGpt(label)) fail(ErrorCode.Spec, `${at("label")}: "${label}" is ${label.length} UTF-16 units, GPT labels hold at most 36`, "shorten the label");
+  }
+  const uuidText = string("uuid");
+  const uuid = uuidText === undefined || uuidText === "null" ? uuidText : normalizeGuid(uuidText);
+  if (uuidText !== undefined && uuid === undefined) fail(ErrorCode.Spec, `${at("uuid")}: "${uuidText}" is not a UUID`, 'use a UUID or "null"');
+  const verity = string("verity") ?? "off";
+  if (!["off", "data", "hash", "signature"].includes(verity)) fail(ErrorCode.Spec, `${at("verity")}: "${verity}" is not a verity mode`, 'use "off", "data", "hash" or "signature"');
+  const minimizeValue = json["minimize"];
+  const minimize = minimizeValue === undefined || minimizeValue === false || minimizeValue === "off" ? "off" : minimizeValue === true || minimizeValue === "best" ? "best" : minimizeValue === "guess" ? "guess" : fail(ErrorCode.Spec, `${at("minimize")}: ${JSON.stringify(minimizeValue)} is not a minimize mode`, 'use "off", "best" or "guess"');
+  const flagsValue = json["flags"];
+  const flags = flagsValue === undefined ? undefined : parseFlags(String(flagsValue));
+  if (flagsValue !== undefined && (flags === undefined || (typeof flagsValue === "number" && !Number.isSafeInteger(flagsValue)))) fail(ErrorCode.Spec, `${at("flags")}: ${JSON.stringify(flagsValue)} is not a 64-bit flag value`, 'use a number or a "0x…" string');
+  const splitName = json["splitName"];
+  const copyBlocks = string("copyBlocks");
+  const blockSize = (key: string): number | undefined => {
+    const value = size(key, "exact");
+    if (value !== undefined && (value < 512 || value > 4096 || (value & (value - 1)) !== 0)) fail(ErrorCode.Spec, `${at(key)}: ${value} must be a power of two from 512 to 4096`, "use 512, 1024, 2048 or 4096");
+    return value;
+  };
+  const compressionLevel = json["compressionLevel"];
+  return {
+    source: where,
+    type,
+    label,
+    uuid,
+    priority: integer("priority", -(2 ** 31), 2 ** 31 - 1) ?? 0,
+    weight: integer("weight", 0, 1_000_000) ?? DEFAULT_WEIGHT,
+    paddingWeight: integer("paddingWeight", 0, 1_000_000) ?? 0,
+    sizeMinBytes: size("sizeMinBytes", "down"),
+    sizeMaxBytes: size("sizeMaxBytes", "up"),
+    paddingMinBytes: size("paddingMinBytes", "down"),
+    paddingMaxBytes: size("paddingMaxBytes", "up"),
+    copyBlocks: copyBlocks === undefined || isAbsolute(copyBlocks) ? copyBlocks : resolve(baseDirectory, copyBlocks),
+    format: string("format"),
+    copyFiles: strings("copyFiles"),
+    excludeFiles: strings("excludeFiles"),
+    excludeFilesTarget: strings("excludeFilesTarget"),
+    makeDirectories: strings("makeDirectories"),
+    verity: verity as VerityMode,
+    verityMatchKey: string("verityMatchKey"),
+    verityDataBlockSizeBytes: blockSize("verityDataBlockSizeBytes"),
+    verityHashBlockSizeBytes: blockSize("verityHashBlockSizeBytes"),
+    factoryReset: boolean("factoryReset") ?? false,
+    flags,
+    noAuto: boolean("noAuto"),
+    readOnly: boolean("readOnly"),
+    growFileSystem: boolean("growFileSystem"),
+    splitName: splitName === undefined ? undefined : splitName === "-" || splitName === null ? null : string("splitName"),
+    minimize: minimize as MinimizeMode,
+    compression: string("compression"),
+    compressionLevel: compressionLevel === undefined ? undefined : String(compressionLevel),
+  };
+}
+
+function parseSpecSize(value: Json, where: string, allowAuto: boolean): number | "auto" {
+  if (allowAuto && value === "auto") return "auto";
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
+  if (typeof value === "string") {
+    const parsed = parseSizeOrUndefined(value);
+    if (parsed !== undefined) return parsed;
+  }
+  return fail(ErrorCode.Spec, `${where}: ${JSON.stringify(value)} is not a size`, `use bytes or a string like "512M" or "2G" (base 1024)${allowAuto ? ', or "auto"' : ""}`);
+}
+
+function isObject(value: Json): value is { [key: string]: Json } {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function optionalString(json: { [key: string]: Json }, key: string, at: (key: string) => string): string | undefined {
+  const value = json[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") fail(ErrorCode.Spec, `${at(key)}: must be a string`, `got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function checkKeys(json: { [key: string]: Json }, known: readonly string[], at: (key: string) => string): void {
+  for (const key of Object.keys(json)) {
+    if (!known.includes(key)) fail(ErrorCode.Spec, `${at(key)}: unknown key${suggest(key, known)}`, `allowed keys: ${known.filter((name) => !name.startsWith("$")).join(", ")}`);
+  }
+}
+
+/** ' (did you mean "sizeMinBytes"?)' when a known name is within a small edit distance. */
+export function suggest(input: string, candidates: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const distance = editDistance(input.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(input.length / 3)) ? ` (did you mean "${best}"?)` : "";
+}
+
+function editDistance(left: string, right: string): number {
+  const row = Array.from({ length: right.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= left.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= right.length; j++) {
+      const saved = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (left[i - 1] === right[j - 1] ? 0 : 1));
+      diagonal = saved;
+    }
+  }
+  return row[right.length]!;
+}
