@@ -2,6 +2,12 @@
  * On-disk FAT structures as field tables (offset, length) named as in the Microsoft FAT
  * specification (fatgen103 "Boot Sector and BPB Structure", "FAT32 FSInfo Sector Structure",
  * "FAT Directory Structure", "FAT Long Directory Entries"), with pure encoders.
+ *
+ * An empty volume is byte-identical to `mkfs.fat --invariant -F <type> -S <sector> -i <id>
+ * -n <label>` (4.2) except for two deliberate differences, both inside the boot sector:
+ * BS_OEMName is "MSWIN4.1" (fatgen103's recommendation for compatibility) instead of
+ * "mkfs.fat", and the boot code is a 4-byte stub instead of mkfs.fat's "This is not a bootable
+ * disk" message. (Geometry differences: see geometry.ts — FAT32 below 65525 clusters is refused.)
  */
 import { view } from "../../core/bytes.js";
 import type { FatGeometry } from "./geometry.js";

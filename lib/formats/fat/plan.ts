@@ -253,6 +253,17 @@ function allocate(root: PlannedDirectory, geometry: FatGeometry): { runs: FatRun
   return { runs, usedClusters: next - ROOT_CLUSTER_FAT32 };
 }
 
+/**
+ * BS_VolID as repart derives it: the first 4 bytes of the file system UUID read as a big-endian
+ * number ("5739c63f-aa2f-…" → 0x5739C63F, shown by mtools/blkid as "5739-C63F"), which the
+ * boot sector then stores little-endian like mkfs.fat's `-i 5739c63f`.
+ */
+export function volumeIdFromUuid(uuid: string): number {
+  const hex = uuid.replace(/-/g, "");
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) fail(ErrorCode.Spec, `file system UUID "${uuid}" is not a UUID`, "use the 8-4-4-4-12 hex form");
+  return Number.parseInt(hex.slice(0, 8), 16);
+}
+
 export function planFat(options: FatOptions): FatPlan {
   const where = options.where ?? "vfat";
   const fatType = options.fatType ?? 32;

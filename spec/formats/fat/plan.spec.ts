@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { planFat, type FatPlan } from "../../../lib/formats/fat/plan.js";
+import { planFat, volumeIdFromUuid, type FatPlan } from "../../../lib/formats/fat/plan.js";
 import type { FatType } from "../../../lib/formats/fat/geometry.js";
 import { ZeroSource } from "../../../lib/io/source.js";
 import { TreeBuilder } from "../../../lib/tree/builder.js";
@@ -74,6 +74,11 @@ describe("planFat", () => {
       }), { numRuns: RUNS * 2 });
     });
   }
+
+  it("derives the volume ID from the fs UUID like repart (formats.md §2.1 golden: 5739-C63F)", () => {
+    expect(volumeIdFromUuid("5739c63f-aa2f-465b-b8da-bae50b7d9d59")).toBe(0x5739c63f);
+    expect(() => volumeIdFromUuid("not-a-uuid")).toThrow(/not a UUID/);
+  });
 
   it("honours the ESP minimum and the grain", () => {
     const tree = buildTree({ files: [[1, 1, 10]], emptyDirs: 0 });
