@@ -16,7 +16,8 @@ import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { Gunzip } from "fflate";
 import xzDecompress from "xz-decompress";
-import { compress as zstdCompress, init as zstdInit, decompress as zstdDecompress } from "@bokuweb/zstd-wasm";
+import { decompress as zstdDecompress } from "@bokuweb/zstd-wasm";
+import { loadZstdCodec } from "../compress/zstd.js";
 import { ErrorCode, fail, isGptimgError } from "../core/errors.js";
 
 export type CompressionKind = "none" | "gzip" | "xz" | "zstd";
@@ -28,27 +29,6 @@ const ZSTD_SKIPPABLE_MASK = 0xfffffff0;
 const ZSTD_SKIPPABLE_MAGIC = 0x184d2a50;
 /** Largest single zstd frame gptimg decompresses in one go (wasm32 heap limit, with margin). */
 const ZSTD_MAX_FRAME_BYTES = 1536 * 1024 * 1024;
-
-/**
- * zstd-wasm's init() instantiates a fresh wasm module on every call, while its functions stay
- * bound to the first instance: a second init() breaks every later call in the process. So
- * init() runs only when a probe shows no one (here or in another module) has initialized the
- * library yet, and concurrent callers here share one promise.
- */
-const zstdInitialized: { promise?: Promise<void> } = {};
-export function zstdReady(): Promise<void> {
-  if (zstdIsInitialized()) return Promise.resolve();
-  zstdInitialized.promise ??= zstdInit();
-  return zstdInitialized.promise;
-}
-
-function zstdIsInitialized(): boolean {
-  try {
-    return zstdDecompress(zstdCompress(new Uint8Array([1]), 1))[0] === 1;
-  } catch {
-    return false;
-  }
-}
 
 /** gzip 1f 8b (RFC 1952 §2.3.1); xz FD '7zXZ' 00 (xz-file-format §2.1.1.1); zstd 28 B5 2F FD. */
 export function compressionFromMagic(head: Uint8Array): CompressionKind {
@@ -160,7 +140,9 @@ async function readAt(handle: FileHandle, position: number, length: number): Pro
 }
 
 async function unzstdInto(path: string, writer: SpoolWriter): Promise<void> {
-  await zstdReady();
+  // zstd-wasm's init() re-instantiates the module while its functions stay bound to the first
+  // instance, so a second init() breaks every later call: lib/compress/zstd.ts owns the one init.
+  await loadZstdCodec();
   const handle = await openInput(path);
   try {
     const fileSize = (await handle.stat()).size;

@@ -9,8 +9,8 @@
  * one-shot ZSTD_compress. The uncompressed archive is therefore held in memory for zstd.
  */
 import { Gzip } from "fflate";
-import { compress as zstdCompress } from "@bokuweb/zstd-wasm";
-import { zstdReady } from "../../io/decompress.js";
+import type { Codec } from "../../compress/codec.js";
+import { loadZstdCodec } from "../../compress/zstd.js";
 import type { SequentialSink } from "../../io/stream.js";
 
 export type InitrdCompression = "none" | "gzip" | "zstd";
@@ -50,10 +50,7 @@ class Blocker {
 
 export async function compressingSink(target: SequentialSink, compression: InitrdCompression, level?: number): Promise<CompressingSink> {
   if (compression === "gzip") return new GzipSink(target, level ?? 6);
-  if (compression === "zstd") {
-    await zstdReady();
-    return new ZstdSink(target, level ?? 3);
-  }
+  if (compression === "zstd") return new ZstdSink(target, await loadZstdCodec(), level ?? 3);
   return new PlainSink(target);
 }
 
@@ -105,7 +102,7 @@ class ZstdSink implements CompressingSink {
   private readonly blocker = new Blocker(async (block) => {
     this.blocks.push(block);
   });
-  constructor(private readonly target: SequentialSink, private readonly level: number) {}
+  constructor(private readonly target: SequentialSink, private readonly codec: Codec, private readonly level: number) {}
   async write(bytes: Uint8Array): Promise<void> {
     await this.blocker.write(bytes);
     this.position += bytes.length;
@@ -118,6 +115,6 @@ class ZstdSink implements CompressingSink {
       whole.set(block, offset);
       offset += block.length;
     }
-    await this.target.write(zstdCompress(whole, this.level));
+    await this.target.write(this.codec.compress(whole, this.level));
   }
 }
