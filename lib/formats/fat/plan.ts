@@ -148,39 +148,37 @@ function* directories(root: PlannedDirectory): Generator<PlannedDirectory> {
   }
 }
 
-/** What a tree needs, per cluster size: the count is computed once per size tried. */
+/** What a tree needs from a volume of one FAT type; the count is computed once per cluster size tried. */
 class Demand {
-  private readonly cache = new Map<number, number>();
-  readonly fileSizes: number[] = [];
-  readonly directorySlots: number[] = [];
+  private readonly clustersBySize = new Map<number, number>();
+  private readonly fileSizes: number[] = [];
+  private readonly directorySlots: number[] = [];
   readonly rootSlots: number;
 
-  constructor(root: PlannedDirectory) {
+  constructor(root: PlannedDirectory, readonly fatType: FatType) {
     this.rootSlots = root.slotCount;
     for (const directory of directories(root)) {
-      if (!directory.isRoot) this.directorySlots.push(directory.slotCount);
+      // The FAT12/16 root lives in its own fixed area, not in clusters.
+      if (!directory.isRoot || fatType === 32) this.directorySlots.push(directory.slotCount);
       for (const entry of directory.entries) if (entry.node.kind === "file") this.fileSizes.push(entry.node.size);
     }
   }
 
   /** Data clusters needed: every file rounded up, every directory at least one cluster. */
-  clusters(clusterSizeBytes: number, fatType: FatType): number {
-    const key = clusterSizeBytes * 100 + fatType;
-    const cached = this.cache.get(key);
+  clusters(clusterSizeBytes: number): number {
+    const cached = this.clustersBySize.get(clusterSizeBytes);
     if (cached !== undefined) return cached;
     let total = 0;
     for (const size of this.fileSizes) total += Math.ceil(size / clusterSizeBytes);
-    const directoryClusters = (slots: number) => Math.max(1, Math.ceil((slots * DIRENT_SIZE) / clusterSizeBytes));
-    for (const slots of this.directorySlots) total += directoryClusters(slots);
-    if (fatType === 32) total += directoryClusters(this.rootSlots);
-    this.cache.set(key, total);
+    for (const slots of this.directorySlots) total += Math.max(1, Math.ceil((slots * DIRENT_SIZE) / clusterSizeBytes));
+    this.clustersBySize.set(clusterSizeBytes, total);
     return total;
   }
 }
 
 function fits(geometry: FatGeometry, demand: Demand): boolean {
   if (geometry.fatType !== 32 && demand.rootSlots > geometry.rootEntryCount) return false;
-  return demand.clusters(geometry.clusterSizeBytes, geometry.fatType) <= geometry.clusterCount;
+  return demand.clusters(geometry.clusterSizeBytes) <= geometry.clusterCount;
 }
 
 /**
@@ -190,7 +188,8 @@ function fits(geometry: FatGeometry, demand: Demand): boolean {
  * less a safety margin: rounding the FAT to whole clusters can hand back two clusters, and
  * mkfs.fat's rounding of the volume down to whole tracks releases up to one track at once.
  */
-function smallestFittingSize(demand: Demand, sectorSize: number, fatType: FatType, fromBytes: number, grainBytes: number): number | undefined {
+function smallestFittingSize(demand: Demand, sectorSize: number, fromBytes: number, grainBytes: number): number | undefined {
+  const fatType = demand.fatType;
   const maxBytes = 0xffff_ffff * sectorSize;
   let candidate = alignUp(Math.max(fromBytes, grainBytes), grainBytes);
   if (fatType === 32) {
@@ -202,7 +201,7 @@ function smallestFittingSize(demand: Demand, sectorSize: number, fatType: FatTyp
     const geometry = fatGeometry(candidate, sectorSize, fatType);
     if (!isRefusal(geometry)) {
       if (fits(geometry, demand)) return candidate;
-      const missing = demand.clusters(geometry.clusterSizeBytes, fatType) - geometry.clusterCount;
+      const missing = demand.clusters(geometry.clusterSizeBytes) - geometry.clusterCount;
       const safeBytes = (missing - 3) * geometry.clusterSizeBytes - geometry.sectorsPerTrack * sectorSize;
       candidate += Math.max(grainBytes, alignDown(safeBytes, grainBytes));
     } else {
@@ -279,11 +278,11 @@ export function planFat(options: FatOptions): FatPlan {
   if (fatType !== 32 && root.slotCount > DEFAULT_ROOT_ENTRIES_FAT16) {
     fail(ErrorCode.Tree, `${where}: the root directory needs ${root.slotCount} entries, a FAT${fatType} root holds ${DEFAULT_ROOT_ENTRIES_FAT16}`, "move entries into a subdirectory or use FAT32");
   }
-  const demand = new Demand(root);
+  const demand = new Demand(root, fatType);
 
   let sizeBytes: number;
   if (options.sizeBytes === undefined) {
-    const found = smallestFittingSize(demand, sectorSize, fatType, options.minSizeBytes ?? 0, grainBytes);
+    const found = smallestFittingSize(demand, sectorSize, options.minSizeBytes ?? 0, grainBytes);
     if (found === undefined) fail(ErrorCode.Size, `${where}: the tree does not fit in the largest FAT${fatType} volume`, "make the tree smaller");
     sizeBytes = found;
   } else {
@@ -294,8 +293,8 @@ export function planFat(options: FatOptions): FatPlan {
   }
   const geometry = fatGeometry(sizeBytes, sectorSize, fatType);
   if (isRefusal(geometry) || !fits(geometry, demand)) {
-    const needed = smallestFittingSize(demand, sectorSize, fatType, 0, grainBytes);
-    const reason = isRefusal(geometry) ? geometry.refused : `the tree needs ${demand.clusters(geometry.clusterSizeBytes, fatType)} clusters of ${geometry.clusterSizeBytes} bytes, the volume has ${geometry.clusterCount}`;
+    const needed = smallestFittingSize(demand, sectorSize, 0, grainBytes);
+    const reason = isRefusal(geometry) ? geometry.refused : `the tree needs ${demand.clusters(geometry.clusterSizeBytes)} clusters of ${geometry.clusterSizeBytes} bytes, the volume has ${geometry.clusterCount}`;
     const need = needed === undefined ? "the tree does not fit in any FAT" + fatType + " volume" : `it needs at least ${needed} bytes (${formatSize(needed)})`;
     fail(ErrorCode.Size, `${where}: ${sizeBytes} bytes (${formatSize(sizeBytes)}) is too small for this FAT${fatType} volume: ${reason}; ${need}`, "enlarge the partition or leave its size unset");
   }
