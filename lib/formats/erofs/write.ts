@@ -2,7 +2,8 @@
  * writeErofs: emits a planned erofs image strictly front to back into a SequentialSink.
  * Metadata (superblock, inodes, xattrs, inline tails, shared xattrs) is assembled in a window
  * of whole blocks that moves forward with the offsets the plan recorded; file data is
- * streamed from each ByteSource in bounded chunks. Memory: one window plus one chunk.
+ * streamed from each ByteSource in bounded chunks, read ahead in order (prefetch.ts).
+ * Memory: one window, one output chunk and at most 16 MiB of read-ahead.
  */
 import { alignDown } from "../../core/int.js";
 import type { ByteSource } from "../../io/source.js";
@@ -10,6 +11,7 @@ import type { SequentialSink } from "../../io/stream.js";
 import { encodeDirBlock, encodeInodeInto, encodeSuperblock, inodeCoreBytes, sealBlockZero, type DirentFields } from "./encode.js";
 import type { DirectoryItem } from "./dir.js";
 import { BLOCK_SIZE_BYTES, SUPERBLOCK_OFFSET_BYTES } from "./layout.js";
+import { prefetchInOrder } from "./prefetch.js";
 import type { ErofsPlan, PlannedInode } from "./plan.js";
 import { encodeXattrBodyInto, encodeXattrEntryInto, xattrInodeCount } from "./xattrs.js";
 
@@ -19,6 +21,11 @@ export interface WriteErofsOptions {
 }
 
 const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+/** Inode records (≤ one block each with their tails) read ahead in the metadata pass. */
+const RECORDS_IN_FLIGHT = 64;
+/** Data read ahead: at most this many bytes (and pieces) in flight. */
+const READ_AHEAD_BYTES = 16 * 1024 * 1024;
+const MAX_PIECES_IN_FLIGHT = 64;
 
 export async function writeErofs(plan: ErofsPlan, sink: SequentialSink, options: WriteErofsOptions = {}): Promise<void> {
   const chunkBytes = Math.max(1, Math.floor(options.chunkBytes ?? DEFAULT_CHUNK_BYTES));
@@ -36,7 +43,8 @@ export async function writeErofs(plan: ErofsPlan, sink: SequentialSink, options:
     uuid: plan.uuid,
     volumeName: plan.volumeName,
   }));
-  for (const inode of plan.inodes) await meta.put(inode.offsetBytes, await encodeInodeRecord(plan, inode));
+  const records = prefetchInOrder(plan.inodes.map((inode) => async () => ({ inode, bytes: await encodeInodeRecord(plan, inode) })), RECORDS_IN_FLIGHT);
+  for await (const { inode, bytes } of records) await meta.put(inode.offsetBytes, bytes);
   let sharedOffset = plan.xattrBlockAddress * BLOCK_SIZE_BYTES;
   for (const xattr of plan.sharedXattrs) {
     const entry = new Uint8Array(xattr.entryBytes);
@@ -46,12 +54,12 @@ export async function writeErofs(plan: ErofsPlan, sink: SequentialSink, options:
   }
   await meta.finish();
 
-  for (const inode of plan.inodes) {
-    if (inode.dataBlocks === 0) continue;
-    if (output.position !== inode.dataBlockAddress * BLOCK_SIZE_BYTES) {
-      throw new Error(`internal: erofs data of ${inode.path || "/"} planned at block ${inode.dataBlockAddress}, writer is at byte ${output.position}`);
+  const piecesInFlight = Math.max(2, Math.min(MAX_PIECES_IN_FLIGHT, Math.floor(READ_AHEAD_BYTES / chunkBytes)));
+  for await (const piece of prefetchInOrder(dataPieces(plan, chunkBytes), piecesInFlight)) {
+    if (piece.startsInode && output.position !== piece.startsInode.dataBlockAddress * BLOCK_SIZE_BYTES) {
+      throw new Error(`internal: erofs data of ${piece.startsInode.path || "/"} planned at block ${piece.startsInode.dataBlockAddress}, writer is at byte ${output.position}`);
     }
-    await writeInodeData(plan, inode, output, chunkBytes);
+    await output.write(piece.bytes);
   }
   await output.flush();
   if (sink.position - startPosition !== plan.sizeBytes) {
@@ -96,28 +104,44 @@ async function readTail(plan: ErofsPlan, inode: PlannedInode): Promise<Uint8Arra
   }
 }
 
-async function writeInodeData(plan: ErofsPlan, inode: PlannedInode, output: CoalescingWriter, chunkBytes: number): Promise<void> {
-  const node = inode.node;
-  const dataBytes = inode.dataBlocks * BLOCK_SIZE_BYTES;
-  if (node.kind === "file") {
-    const contentBytes = Math.min(inode.sizeBytes, dataBytes);
-    for (let offset = 0; offset < contentBytes; offset += chunkBytes) {
-      await output.write(await readExact(node.content, offset, Math.min(chunkBytes, contentBytes - offset), inode.path));
+interface DataPiece {
+  /** Set on the first piece of an inode's data, to check it lands where the plan put it. */
+  readonly startsInode: PlannedInode | undefined;
+  readonly bytes: Uint8Array;
+}
+
+/** Every byte of the data area, in order, as lazily started pieces of at most `chunkBytes`. */
+function* dataPieces(plan: ErofsPlan, chunkBytes: number): Generator<() => Promise<DataPiece>> {
+  for (const inode of plan.inodes) {
+    if (inode.dataBlocks === 0) continue;
+    const node = inode.node;
+    const dataBytes = inode.dataBlocks * BLOCK_SIZE_BYTES;
+    if (node.kind === "file") {
+      const contentBytes = Math.min(inode.sizeBytes, dataBytes);
+      for (let offset = 0; offset < contentBytes; offset += chunkBytes) {
+        const length = Math.min(chunkBytes, contentBytes - offset);
+        const first = offset === 0 ? inode : undefined;
+        yield async () => ({ startsInode: first, bytes: await readExact(node.content, offset, length, inode.path) });
+      }
+      if (dataBytes > contentBytes) yield async () => ({ startsInode: undefined, bytes: new Uint8Array(dataBytes - contentBytes) });
+    } else if (node.kind === "dir") {
+      const blocks = inode.directory!.blocks.slice(0, inode.dataBlocks);
+      for (const [index, block] of blocks.entries()) {
+        yield async () => {
+          const out = new Uint8Array(BLOCK_SIZE_BYTES);
+          out.set(encodeDirBlock(resolveDirents(plan, block)));
+          return { startsInode: index === 0 ? inode : undefined, bytes: out };
+        };
+      }
+    } else if (node.kind === "symlink") {
+      yield async () => {
+        const out = new Uint8Array(dataBytes);
+        out.set(new TextEncoder().encode(node.target));
+        return { startsInode: inode, bytes: out };
+      };
+    } else {
+      throw new Error(`internal: erofs ${node.kind} ${inode.path} has data blocks`);
     }
-    await output.zeros(dataBytes - contentBytes);
-  } else if (node.kind === "dir") {
-    const blocks = inode.directory!.blocks.slice(0, inode.dataBlocks);
-    for (const block of blocks) {
-      const used = encodeDirBlock(resolveDirents(plan, block));
-      await output.write(used);
-      await output.zeros(BLOCK_SIZE_BYTES - used.length);
-    }
-  } else if (node.kind === "symlink") {
-    const target = new TextEncoder().encode(node.target);
-    await output.write(target);
-    await output.zeros(dataBytes - target.length);
-  } else {
-    throw new Error(`internal: erofs ${node.kind} ${inode.path} has data blocks`);
   }
 }
 
@@ -164,20 +188,11 @@ class CoalescingWriter {
     }
   }
 
-  async zeros(count: number): Promise<void> {
-    for (let left = count; left > 0; ) {
-      const step = Math.min(left, this.chunkBytes - this.pendingBytes);
-      this.pending.fill(0, this.pendingBytes, this.pendingBytes + step);
-      this.pendingBytes += step;
-      left -= step;
-      if (this.pendingBytes === this.chunkBytes) await this.flush();
-    }
-  }
-
   async flush(): Promise<void> {
     if (this.pendingBytes === 0) return;
+    // The buffer is reused once write() resolves: SequentialSinks consume bytes before that
+    // (stream.ts writeZeros relies on the same contract).
     const chunk = this.pending.subarray(0, this.pendingBytes);
-    this.pending = new Uint8Array(this.chunkBytes);
     this.flushed += this.pendingBytes;
     this.pendingBytes = 0;
     await this.sink.write(chunk);
