@@ -9,11 +9,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { isGptimgError } from "../../../lib/core/errors.js";
 import { planFat, type FatOptions } from "../../../lib/formats/fat/plan.js";
 import { writeFat } from "../../../lib/formats/fat/write.js";
-import { ZeroSource } from "../../../lib/io/source.js";
+import { BytesSource, ZeroSource } from "../../../lib/io/source.js";
 import { MemorySink } from "../../../lib/io/stream.js";
 import { TreeBuilder } from "../../../lib/tree/builder.js";
 import { TRIXIE_ROOT, oraclesAvailable, run, runInTrixie } from "../../support/oracles.js";
-import { FILE_META, buildImage, buildTree, checkWithOracles, fsckFat, removeDir, scratchDir, treeFromHostDir } from "./support.js";
+import { FILE_META, buildImage, buildTree, checkWithOracles, fsckFat, removeDir, scratchDir, treeFromHostDir, writeImage } from "./support.js";
 
 const MiB = 1024 * 1024;
 const ESP_MIN_512 = 100 * MiB;
@@ -115,6 +115,17 @@ describe.skipIf(!oraclesAvailable("fsck.fat", "mcopy", "minfo", "7zz"))("FAT wri
     const mcopy = run("mcopy", ["-s", "-p", "-Q", "-m", "-i", theirs, join(hostTree, "EFI"), join(hostTree, "loader"), "::"], { env: { ...process.env, LC_ALL: "C.UTF-8" } });
     expect(mcopy.status).not.toBe(0);
     expect(mcopy.stdout + mcopy.stderr).toMatch(/Disk full/i);
+  });
+
+  it("stores each name of a hardlinked file as its own copy (FAT has no links)", async () => {
+    const builder = new TreeBuilder();
+    const content = pseudoRandom(5000, 77);
+    builder.addFile("EFI/Linux/a.efi", FILE_META, new BytesSource(content));
+    builder.addHardlink("loader/b.efi", "EFI/Linux/a.efi");
+    const image = join(dir, "links.img");
+    const plan = planFat({ tree: builder.build(), sectorSize: 512, label: "esp", volumeId: 3 });
+    await writeImage(plan, image);
+    checkWithOracles(image, new Map([["EFI/Linux/a.efi", content], ["loader/b.efi", content]]), join(dir, "links"));
   });
 
   it("is deterministic: same bytes twice, and from host files as from memory", async () => {
