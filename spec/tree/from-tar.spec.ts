@@ -107,6 +107,14 @@ describe.skipIf(!haveEdgeTools)("edge-case tree through GNU tar, PAX, bsdtar, gz
     expect(await describeTree(await treeFromTar(compressed, { scratchDirectory: scratch }), { contents: true })).toEqual(expected);
   });
 
+  it("a multi-member gzip (two gzip streams concatenated, as pigz/cat produce) → identical tree", async () => {
+    const archive = join(scratch, "for-multi.tar");
+    gnuTar(archive, "--xattrs", "--xattrs-include=*");
+    const compressed = join(scratch, "multi.tar.gz");
+    runOk("sh", ["-c", `head -c 1000000 '${archive}' | gzip -c > '${compressed}' && tail -c +1000001 '${archive}' | gzip -c >> '${compressed}'`]);
+    expect(await describeTree(await treeFromTar(compressed, { scratchDirectory: scratch }), { contents: true })).toEqual(expected);
+  });
+
   it("GNU tar --acls (SCHILY.acl.* text, numeric ids) → the same system.posix_acl_* xattrs as the directory", async () => {
     const aclSource = join(scratch, "acl-src");
     // Binary ACLs (posix_acl_xattr.h) set directly: user::rw- user:4242:rw- group::r-- group:4343:r-- mask::rw- other::r--
