@@ -8,6 +8,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -19,15 +20,17 @@ const ROUNDS = 3;
 
 interface Measured {
   seconds: number;
+  /** User + system CPU seconds: steadier than wall time on a loaded host. */
+  cpuSeconds: number;
   maxRssKiB: number;
 }
 
-/** Runs a command under /usr/bin/time; returns its wall seconds and peak RSS. */
+/** Runs a command under /usr/bin/time; returns its wall and CPU seconds and peak RSS. */
 function timed(command: string, args: string[]): Measured {
-  const result = spawnSync("/usr/bin/time", ["-f", "%e %M", command, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const result = spawnSync("/usr/bin/time", ["-f", "%e %U %S %M", command, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${result.status}): ${result.stderr}`);
-  const [seconds, maxRssKiB] = result.stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
-  return { seconds: seconds!, maxRssKiB: maxRssKiB! };
+  const [seconds, user, system, maxRssKiB] = result.stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
+  return { seconds: seconds!, cpuSeconds: Math.round((user! + system!) * 100) / 100, maxRssKiB: maxRssKiB! };
 }
 
 /** The child that builds our image: scan the tree, plan, write through an atomic file sink. */
@@ -52,8 +55,8 @@ export async function benchErofs(): Promise<object> {
   const mounted = spawnSync("mount", ["--bind", "-o", "ro", TREE, bound]);
   if (mounted.status !== 0) throw new Error(`bind mount of ${TREE} failed: ${mounted.stderr}`);
   try {
-    let ours: Measured = { seconds: Infinity, maxRssKiB: 0 };
-    let theirs: Measured = { seconds: Infinity, maxRssKiB: 0 };
+    let ours: Measured = { seconds: Infinity, cpuSeconds: Infinity, maxRssKiB: 0 };
+    let theirs: Measured = { seconds: Infinity, cpuSeconds: Infinity, maxRssKiB: 0 };
     let oursBytes = 0;
     let theirsBytes = 0;
     for (let round = 0; round < ROUNDS; round++) {
@@ -77,6 +80,9 @@ export async function benchErofs(): Promise<object> {
       mkfsErofsSeconds: theirs.seconds,
       timeRatio: Math.round((ours.seconds / theirs.seconds) * 1000) / 1000,
       timeRatioTarget: 1.5,
+      oursCpuSeconds: ours.cpuSeconds,
+      mkfsErofsCpuSeconds: theirs.cpuSeconds,
+      hostLoadAverage: loadavg()[0],
       oursPeakRssMiB: Math.round(ours.maxRssKiB / 1024),
       mkfsErofsPeakRssMiB: Math.round(theirs.maxRssKiB / 1024),
       peakRssTargetMiB: 256,
