@@ -36,6 +36,8 @@ describe.skipIf(parts === undefined)("boot test A under OVMF", () => {
     expect(result.log).toMatch(/gptimg-root: dm-0 is dm device/);
     expect(result.log).toContain(`roothash=${image.rootHash}`);
     expect(result.log).toMatch(/oracle-initrd: efivar StubInfo=systemd-stub/);
+    // systemd-boot renamed the boot-counted UKI (+3 → +2-1) in our FAT before starting it.
+    expect(result.log).toMatch(/oracle-initrd: efivar LoaderBootCountPath=.*gptimg-boot-a_1\+2-1\.efi/);
     console.log(`boot A ${fs}: ${result.seconds.toFixed(1)}s (${result.accelerator}); UKI ${image.ukiBytes} bytes, initrd ${initrd.length} bytes`);
   });
 

@@ -19,11 +19,12 @@ import { planFat } from "../../lib/formats/fat/plan.js";
 import { writeFat } from "../../lib/formats/fat/write.js";
 import { encodeGpt } from "../../lib/formats/gpt/encode.js";
 import { signPe } from "../../lib/formats/pe/authenticode.js";
+import { espTree, ukiFileName } from "../../lib/formats/pe/esp.js";
 import { assembleUki } from "../../lib/formats/pe/uki.js";
 import { buildSquashfsFile } from "../../lib/formats/squashfs/write.js";
 import { VerityHasher } from "../../lib/formats/verity/build.js";
 import { FileSink } from "../../lib/io/sink.js";
-import { FileSliceSource } from "../../lib/io/source.js";
+import { BytesSource, FileSliceSource } from "../../lib/io/source.js";
 import { MemorySink } from "../../lib/io/stream.js";
 import { treeFromDirectory } from "../../lib/tree/from-dir.js";
 import { runOk } from "../support/oracles.js";
@@ -119,13 +120,14 @@ export async function buildBootImageA(options: {
   const uki = options.secureBoot?.leaveUkiUnsigned ? unsignedUki : await sign(unsignedUki, "UKI");
   const systemdBoot = await sign(readFileSync(parts.systemdBoot), "systemd-boot");
 
-  const espTreePath = join(work, "esp-tree");
-  for (const directory of ["EFI/BOOT", "EFI/systemd", "EFI/Linux", "loader"]) mkdirSync(join(espTreePath, directory), { recursive: true });
-  writeFileSync(join(espTreePath, "EFI/BOOT/BOOTX64.EFI"), systemdBoot);
-  writeFileSync(join(espTreePath, "EFI/systemd/systemd-bootx64.efi"), systemdBoot);
-  writeFileSync(join(espTreePath, "EFI/Linux/gptimg-boot-a.efi"), uki);
-  writeFileSync(join(espTreePath, "loader/loader.conf"), "timeout 0\n");
-  const espPlan = planFat({ tree: await treeFromDirectory(espTreePath, treeOptions), sectorSize: 512, label: "ESP", volumeId: 0x12345678, grainBytes: MiB, where: "boot test A ESP" });
+  const espTreeNode = await espTree({
+    systemdBoot,
+    uki: new BytesSource(uki, "UKI"),
+    ukiFileName: ukiFileName({ id: "gptimg-boot-a", version: "1", triesLeft: 3 }),
+    loaderConf: "timeout 0\n",
+    mtime: EPOCH,
+  });
+  const espPlan = planFat({ tree: espTreeNode, sectorSize: 512, label: "ESP", volumeId: 0x12345678, grainBytes: MiB, where: "boot test A ESP" });
   const espSink = new MemorySink();
   await writeFat(espPlan, espSink);
   const esp = espSink.bytes();

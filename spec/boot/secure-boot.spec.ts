@@ -44,6 +44,6 @@ describe.skipIf(parts === undefined)("Secure Boot (snakeoil OVMF, enforcing)", (
     const result = await bootImage(image.imagePath, MARKER, { timeoutSeconds: 120, secureBoot: true });
     expect(result.passed).toBe(false);
     expect(result.log).not.toMatch(/Linux version/);
-    expect(result.log, explainBoot(result)).toMatch(/Error loading .*gptimg-boot-a\.efi.*(Security Violation|Access Denied)/);
+    expect(result.log, explainBoot(result)).toMatch(/Error loading .*gptimg-boot-a_1\+\d.*(Security Violation|Access Denied)/);
   });
 });
