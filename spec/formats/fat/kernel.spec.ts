@@ -11,12 +11,14 @@ import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
+import type { FatType } from "../../../lib/formats/fat/geometry.js";
 import { oraclesAvailable } from "../../support/oracles.js";
 import { bootParts } from "../../boot/parts.js";
 import { shape, specOf } from "./arbitraries.js";
 import { buildImage, buildTree, removeDir, scratchDir } from "./support.js";
 
 const RUNS = Number(process.env.GPTIMG_FC_RUNS ?? 25);
+const FORMATS: { fatType: FatType; sectorSize: 512 | 4096 }[] = [{ fatType: 32, sectorSize: 512 }, { fatType: 32, sectorSize: 4096 }, { fatType: 16, sectorSize: 512 }];
 
 /** In dependency order (modules.dep): insmod does not resolve dependencies. */
 const MODULES = [
@@ -70,10 +72,10 @@ function bootAndList(vmlinuz: string, initramfs: string, image: string): string 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 /** Builds an image of `spec`, boots the guest on it and compares its listing with `spec`. */
-async function expectKernelSees(spec: Map<string, Uint8Array | null>, workDir: string): Promise<void> {
+async function expectKernelSees(spec: Map<string, Uint8Array | null>, workDir: string, format: { fatType: FatType; sectorSize: 512 | 4096 } = { fatType: 32, sectorSize: 512 }): Promise<void> {
   mkdirSync(workDir, { recursive: true });
   const image = join(workDir, "fat.img");
-  await buildImage({ tree: buildTree(spec), sectorSize: 512, label: "esp", volumeId: 0x5739c63f, minSizeBytes: 100 * 1024 * 1024 }, image);
+  await buildImage({ tree: buildTree(spec), ...format, label: "esp", volumeId: 0x5739c63f, minSizeBytes: format.fatType === 32 ? 100 * 1024 * 1024 : 0 }, image);
   const output = bootAndList(parts!.vmlinuz, makeInitramfs(workDir, parts!.modulesDirectory, parts!.busybox), image);
   expect(output, output.slice(-3000)).toContain("GPTIMG-FAT-DONE");
   const directories = new Set<string>();
@@ -119,14 +121,16 @@ describe.skipIf(!parts || !oraclesAvailable("qemu-system-x86_64", "cpio"))("FAT 
     await expectKernelSees(spec, join(dir, "esp"));
   });
 
-  it("random trees (several per boot): unicode/emoji/255-unit names, dots and spaces, case variants, 0 B … 3 MiB files", async () => {
+  it("random trees (several per boot; FAT32/512, FAT32/4096, FAT16): unicode/emoji/255-unit names, dots and spaces, case variants, 0 B … 3 MiB files", async () => {
     let round = 0;
     await fc.assert(fc.asyncProperty(fc.array(shape, { minLength: 6, maxLength: 6 }), async (shapes) => {
       const spec = new Map<string, Uint8Array | null>();
       shapes.forEach((root, index) => {
         for (const [path, content] of specOf(root)) spec.set(`t${index}/${path}`, content);
       });
-      await expectKernelSees(spec, join(dir, `random-${round++}`));
+      // Each boot another format: FAT32 with 512- and 4096-byte sectors, FAT16.
+      const format = FORMATS[round % FORMATS.length]!;
+      await expectKernelSees(spec, join(dir, `random-${round++}`), format);
     }), { numRuns: Math.max(1, Math.ceil(RUNS / 12)) });
   });
 });
