@@ -28,7 +28,7 @@ export interface InlineEntry {
   readonly type: "file" | "dir" | "symlink";
   /** File contents as UTF-8 text. */
   readonly content?: string;
-  /** File contents from a host file, relative to the spec's directory. */
+  /** File contents from a host file: relative to the spec's directory, or an absolute host path. */
   readonly contentFrom?: string;
   /** Symlink target (stored as given; never followed). */
   readonly target?: string;
@@ -38,7 +38,11 @@ export interface InlineEntry {
 }
 
 export interface PartitionTreeInput {
-  /** "SRC" or "SRC:DST"; SRC relative to the base directory, DST defaults to "/". */
+  /**
+   * "SRC" or "SRC:DST"; DST defaults to "/". A relative SRC is resolved inside the base
+   * directory (symlinks leading out of it are refused); an absolute SRC is a host path, as
+   * CopyBlocks= paths are and as repart reads CopyFiles= without --copy-source.
+   */
   readonly copyFiles?: readonly string[];
   /** Paths inside each copyFiles source (as repart's ExcludeFiles=); trailing "/" = contents only. */
   readonly excludeFiles?: readonly string[];
@@ -69,7 +73,7 @@ export async function buildPartitionTree(input: PartitionTreeInput, baseDirector
   for (const [index, copy] of (input.copyFiles ?? []).entries()) {
     const where = `copyFiles[${index}] "${copy}"`;
     const { source, destination } = splitCopy(copy, where);
-    const hostPath = await resolveInside(baseDirectory, source, where);
+    const hostPath = await resolveSource(baseDirectory, source, where);
     const sourceStat = await stat(hostPath);
     if (sourceStat.isDirectory() || ARCHIVE_NAME.test(hostPath)) {
       const tree = sourceStat.isDirectory()
@@ -135,10 +139,15 @@ async function addInlineEntry(builder: TreeBuilder, entry: InlineEntry, baseDire
     builder.addFile(entry.path, meta(0o644), new BytesSource(utf8(entry.content), `inline:${entry.path}`), where);
     return;
   }
-  const hostPath = await resolveInside(baseDirectory, entry.contentFrom!, where);
+  const hostPath = await resolveSource(baseDirectory, entry.contentFrom!, where);
   const fileStat = await stat(hostPath);
   if (!fileStat.isFile()) fail(ErrorCode.Input, `${where}: contentFrom ${hostPath} is not a regular file`, "point contentFrom at a file");
   builder.addFile(entry.path, meta(0o644), new FileSliceSource(hostPath, 0, fileStat.size, hostPath), where);
+}
+
+/** Absolute paths are host paths; relative ones must stay inside `baseDirectory`. */
+function resolveSource(baseDirectory: string, path: string, where: string): Promise<string> {
+  return isAbsolute(path) ? resolveInside("/", path.replace(/^\/+/, ""), where) : resolveInside(baseDirectory, path, where);
 }
 
 /**

@@ -60,7 +60,7 @@ describe("composition", () => {
   it("directories, DST placement, repart's always-excluded contents, excludes, makeDirectories, entries", async () => {
     const tree = await buildPartitionTree(
       {
-        copyFiles: ["one", "two:/", "hostfile:/opt/", "two/etc:/srv/etc2"],
+        copyFiles: ["one", "two:/", `${base}/hostfile:/opt/`, "two/etc:/srv/etc2"],
         excludeFiles: ["etc/conf.d/", "keep/top"],
         excludeFilesTarget: ["srv/etc2/hostname"],
         makeDirectories: ["var/lib/machines", "etc"],
