@@ -50,6 +50,8 @@ export interface ComposeRequest {
    * Minimize=best for that).
    */
   readonly fitContent: boolean;
+  /** See LayoutRequest.repartAttributeQuirk: `gptimg repart` mirrors repart bit for bit. */
+  readonly repartAttributeQuirk: boolean;
   readonly progress?: (doneBytes: number, totalBytes: number) => void;
 }
 
@@ -86,7 +88,7 @@ export async function compose(request: ComposeRequest): Promise<ComposeResult> {
       const minimum = contents.get(definition)?.minimumBytes;
       if (minimum !== undefined) contentSizes.set(index, minimum);
     });
-    const layout = planLayout({ definitions, seed: request.seed, sectorSize, size: request.size, existing: probe.existing, currentSizeBytes: probe.currentSizeBytes, contentSizes, filesystemSectorSize });
+    const layout = planLayout({ definitions, seed: request.seed, sectorSize, size: request.size, existing: probe.existing, currentSizeBytes: probe.currentSizeBytes, contentSizes, filesystemSectorSize, repartAttributeQuirk: request.repartAttributeQuirk });
     const writtenLayout: Layout = { ...layout, partitions: layout.partitions.filter((partition) => !request.deferredTypes.has(partition.type.uuid)) };
     const partitionContents = new Map<PlannedPartition, PartitionContent>();
     for (const partition of writtenLayout.partitions) {

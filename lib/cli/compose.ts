@@ -66,6 +66,7 @@ Examples:
         concurrency: defaultConcurrency(),
         signingKey: loadSigningKey(flags.privateKey ?? spec.signing?.privateKey, flags.certificate ?? spec.signing?.certificate, flags.privateKey ? "--private-key" : `${specPath}: signing.privateKey`, flags.certificate ? "--certificate" : `${specPath}: signing.certificate`),
         fitContent: true,
+        repartAttributeQuirk: false,
         progress: progress.update,
       });
       progress.finish();

@@ -108,6 +108,7 @@ async function runRepart(image: string, flags: RepartFlags): Promise<void> {
     concurrency: defaultConcurrency(),
     signingKey: loadSigningKey(flags.privateKey, flags.certificate, "--private-key", "--certificate"),
     fitContent: false,
+    repartAttributeQuirk: true,
     progress: progress.update,
   });
   progress.finish();

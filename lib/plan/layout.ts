@@ -37,6 +37,12 @@ export interface LayoutRequest {
   readonly contentSizes: ReadonlyMap<number, number>;
   /** Filesystem sector size: repart's default verity block size (4096 unless --sector-size=). */
   readonly filesystemSectorSize: number;
+  /**
+   * Reproduce systemd-repart v257 exactly: it hands libfdisk the attribute bits as decimal
+   * numbers, and libfdisk rejects numbers below 48 (it wants "RequiredPartition" etc.), so a
+   * Flags= value with any of bits 0–47 set loses all attribute bits.
+   */
+  readonly repartAttributeQuirk?: boolean;
 }
 
 export interface PlannedPartition {
@@ -180,7 +186,7 @@ export function planLayout(request: LayoutRequest): Layout {
       sizeBytes: placement.sizeBytes,
       paddingBytes: placement.paddingBytes,
       ...identity,
-      attributes: candidate.existing ? candidate.existing.attributes : mergeFlags(definition!, candidate.type),
+      attributes: candidate.existing ? candidate.existing.attributes : applyQuirk(mergeFlags(definition!, candidate.type), request.repartAttributeQuirk ?? false),
       exists: candidate.existing !== undefined,
       grows: candidate.existing !== undefined && placement.sizeBytes !== (candidate.existing.lastLba - candidate.existing.firstLba + 1) * sectorSize,
       ...blockSizes,
@@ -286,6 +292,12 @@ function siblingIndexes(candidates: readonly Candidate[], index: number): number
   const definition = candidates[index]!.definition;
   if (!definition || definition.verity === "off") return [];
   return candidates.flatMap((other, otherIndex) => (otherIndex !== index && other.definition?.verity !== "off" && other.definition?.verityMatchKey === definition.verityMatchKey ? [otherIndex] : []));
+}
+
+const LOW_ATTRIBUTE_BITS = (1n << 48n) - 1n;
+
+function applyQuirk(flags: bigint, quirk: boolean): bigint {
+  return quirk && (flags & LOW_ATTRIBUTE_BITS) !== 0n ? 0n : flags;
 }
 
 /** repart's partition_merge_flags(): Flags= with NoAuto=/ReadOnly=/GrowFileSystem= bits where the type knows them. */

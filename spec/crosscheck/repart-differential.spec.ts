@@ -51,9 +51,9 @@ const definition = fc.record(
 const scenario = fc.record({
   definitions: fc.array(definition, { minLength: 1, maxLength: 6 }),
   extra: fc.array(definition, { minLength: 0, maxLength: 3 }),
-  // Below ~2 MiB libfdisk shrinks the entry array to fit (a 4 KiB "disk" gets 8 entries);
-  // gptimg refuses such images instead (documented deviation), so sizes start at 2 MiB.
-  size: fc.oneof(fc.constant("auto"), fc.integer({ min: 2, max: 300 }).map((mib) => `${mib}M`), fc.integer({ min: 2 * 1024 * 1024, max: 200_000_000 }).map(String)),
+  // Below 34 KiB libfdisk shrinks the entry array to fit (a 4 KiB "disk" gets 8 entries);
+  // gptimg refuses such images instead (documented deviation), so sizes start at 40 KiB.
+  size: fc.oneof(fc.constant("auto"), fc.integer({ min: 2, max: 300 }).map((mib) => `${mib}M`), fc.integer({ min: 40 * 1024, max: 200_000_000 }).map(String)),
   growTo: fc.integer({ min: 0, max: 400 }).map((mib) => `${mib}M`),
   sectorSize: fc.constantFrom(undefined, 512, 4096),
   seed: fc.uuid({ version: 4 }),

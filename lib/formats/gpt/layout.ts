@@ -56,8 +56,8 @@ export const MBR_PROTECTIVE_OS_TYPE = 0xee;
 /**
  * Geometry of a GPT disk of `totalSectors` sectors, as libfdisk lays out a new table:
  * primary header at LBA 1, entry array from LBA 2, first usable LBA aligned to 1 MiB
- * (libfdisk's default grain, hence repart's first partition at 1 MiB), backup entry array
- * just before the backup header in the last LBA.
+ * (libfdisk's default grain, hence repart's first partition at 1 MiB; right after the entry
+ * array on disks up to 4 MiB), backup entry array just before the backup header in the last LBA.
  */
 export interface GptGeometry {
   readonly sectorSize: number;
@@ -70,23 +70,26 @@ export interface GptGeometry {
 }
 
 export const FIRST_USABLE_ALIGNMENT_BYTES = 1024 * 1024;
+/** libfdisk (topology_get_grain) drops the 1 MiB grain on disks of at most 4 × 1 MiB. */
+export const SMALL_DISK_BYTES = 4 * FIRST_USABLE_ALIGNMENT_BYTES;
 
 export function gptGeometry(sectorSize: number, totalSectors: number): GptGeometry {
   const entryArraySectors = ENTRY_ARRAY_BYTES / sectorSize;
+  const small = totalSectors * sectorSize <= SMALL_DISK_BYTES;
   const backupHeaderLba = totalSectors - 1;
   const backupEntriesLba = backupHeaderLba - entryArraySectors;
   return {
     sectorSize,
     totalSectors,
     entryArraySectors,
-    firstUsableLba: FIRST_USABLE_ALIGNMENT_BYTES / sectorSize,
+    firstUsableLba: small ? 2 + entryArraySectors : FIRST_USABLE_ALIGNMENT_BYTES / sectorSize,
     lastUsableLba: backupEntriesLba - 1,
     backupEntriesLba,
     backupHeaderLba,
   };
 }
 
-/** Smallest disk that can hold the GPT structures plus one usable sector. */
+/** Smallest disk that can hold both GPT copies with all 128 entries plus one usable sector. */
 export function minimumGptSectors(sectorSize: number): number {
-  return FIRST_USABLE_ALIGNMENT_BYTES / sectorSize + 1 + ENTRY_ARRAY_BYTES / sectorSize + 1;
+  return 2 * (1 + ENTRY_ARRAY_BYTES / sectorSize) + 2;
 }
