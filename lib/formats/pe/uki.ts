@@ -43,7 +43,10 @@ export interface UkiInputs {
   readonly cmdline: string;
   /** os-release text; systemd-boot ignores UKIs without a non-empty `.osrel`. */
   readonly osrel: string;
-  /** `uname -r` of the kernel, for `.uname`. */
+  /**
+   * `uname -r` of the kernel, for `.uname`. Default: read from an x86 kernel's setup header
+   * (kernel_version), as ukify does; "" leaves `.uname` out.
+   */
   readonly uname?: string;
   /** SBAT CSV lines to merge into the stub's `.sbat` (its header line may be included). */
   readonly sbat?: string;
@@ -108,7 +111,7 @@ export async function planUki(inputs: UkiInputs): Promise<UkiPlan> {
   text(".osrel", inputs.osrel);
   text(".cmdline", inputs.cmdline);
   binary(".dtb", inputs.dtb);
-  text(".uname", inputs.uname);
+  text(".uname", inputs.uname ?? kernel.uname);
   binary(".splash", inputs.splash);
   if (initrdParts.length > 0) wanted.push({ name: ".initrd", parts: initrdParts });
   wanted.push({ name: ".linux", parts: [linux], virtualSize: Math.max(linux.size, kernel.sizeOfImage) });
@@ -250,7 +253,7 @@ function headerRoomBytes(bytes: Uint8Array, image: PeImage): number {
   return room;
 }
 
-async function readKernelHeader(linux: ByteSource, stubMachine: number): Promise<{ sizeOfImage: number; cmdlineMaxBytes: number }> {
+async function readKernelHeader(linux: ByteSource, stubMachine: number): Promise<{ sizeOfImage: number; cmdlineMaxBytes: number; uname: string | undefined }> {
   const head = await linux.read(0, Math.min(linux.size, KERNEL_HEADER_PROBE_BYTES));
   // Only the header fields matter here (machine, SizeOfImage), as for ukify and the stub.
   const image = parsePe(head, { fileSizeBytes: linux.size }).image;
@@ -258,7 +261,24 @@ async function readKernelHeader(linux: ByteSource, stubMachine: number): Promise
   if (image.machine !== stubMachine) {
     fail(ErrorCode.Input, `uki.linux: kernel machine 0x${image.machine.toString(16)} differs from the stub's 0x${stubMachine.toString(16)}`, "use the stub of the kernel's architecture");
   }
-  return { sizeOfImage: image.sizeOfImage, cmdlineMaxBytes: x86CmdlineSize(head) ?? DEFAULT_CMDLINE_MAX_BYTES };
+  return { sizeOfImage: image.sizeOfImage, cmdlineMaxBytes: x86CmdlineSize(head) ?? DEFAULT_CMDLINE_MAX_BYTES, uname: x86KernelRelease(head) };
+}
+
+/**
+ * x86 boot protocol: kernel_version (u16 at 0x20E, protocol ≥ 2.00) points, relative to 0x200,
+ * at "6.1.0-56-cloud-amd64 (builder@host) #1 SMP ..."; the release is the first word.
+ */
+function x86KernelRelease(head: Uint8Array): string | undefined {
+  if (head.length < 0x210) return undefined;
+  const data = view(head);
+  if (data.getUint32(0x202, true) !== 0x5372_6448) return undefined;
+  const pointer = data.getUint16(0x20e, true);
+  if (pointer === 0) return undefined;
+  const start = 0x200 + pointer;
+  const end = head.indexOf(0, start);
+  if (start >= head.length || end === -1) return undefined;
+  const release = new TextDecoder("latin1").decode(head.subarray(start, Math.min(end, start + 256))).split(" ")[0]!;
+  return /^[0-9][A-Za-z0-9._+~-]*$/.test(release) ? release : undefined;
 }
 
 /** x86 boot protocol (Documentation/arch/x86/boot.rst): "HdrS" at 0x202, version at 0x206, cmdline_size at 0x238 (≥ 2.06). */

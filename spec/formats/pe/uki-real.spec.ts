@@ -50,6 +50,17 @@ describe("UKI from the real systemd-stub and kernel", () => {
     expect(current).toBe(calculated);
   });
 
+  it(".uname defaults to the release in the kernel's setup header (matches the package's module directory)", async () => {
+    const parts = bootParts();
+    if (!parts) return;
+    const uki = await assembleUki({ stub: readFileSync(parts.stub), linux: readFileSync(parts.vmlinuz), cmdline: "", osrel: "ID=x\n" });
+    const image = parsePe(uki).image!;
+    const uname = image.sections.find((section) => section.name === ".uname")!;
+    expect(new TextDecoder().decode(uki.subarray(uname.pointerToRawData, uname.pointerToRawData + uname.virtualSize))).toBe(parts.kernelVersion);
+    const without = parsePe(await assembleUki({ stub: readFileSync(parts.stub), linux: readFileSync(parts.vmlinuz), cmdline: "", osrel: "ID=x\n", uname: "" })).image!;
+    expect(without.sections.some((section) => section.name === ".uname")).toBe(false);
+  });
+
   it("refuses to grow the 252 stub's .sbat past the 256 bytes before .sdmagic", async () => {
     const parts = bootParts();
     if (!parts) return;
