@@ -152,7 +152,8 @@ export async function writeSquashfs(tree: DirNode, options: SquashfsOptions, out
     fragments: data.fragments.length,
     // "none" has no superblock id: every block is stored raw, under the gzip id (mksquashfs -noI -noD -noF -noX).
     compression: codec.id === "zstd" ? COMPRESSION_ID.zstd : COMPRESSION_ID.gzip,
-    flags: FLAG.duplicates | FLAG.exportable | (xattrs.count === 0 ? FLAG.noXattrs : 0) | uncompressed,
+    // mksquashfs sets NO_XATTR only for -no-xattrs; an image without xattrs just has no table.
+    flags: FLAG.duplicates | FLAG.exportable | uncompressed,
     ids: plan.ids.length,
     rootInodeRef: tables.rootRef,
     bytesUsed,

@@ -20,12 +20,16 @@ export async function describeForSquashfs(tree: DirNode): Promise<string[]> {
   return lines.map((line) => line.split(" ").filter((field) => !/^[a-z]+\.[^=]*=/.test(field) || STORABLE_XATTR.test(field)).join(" "));
 }
 
-/** Mounts the image read-only through a loop device, reads it back as a tree, unmounts. */
-export async function describeKernelMount(image: string): Promise<string[]> {
+/**
+ * Mounts the image read-only through a loop device, reads it back as a tree, unmounts. The
+ * kernel answers EOPNOTSUPP to xattr calls on an image without an xattr table (mksquashfs
+ * images alike), so `hasXattrs` false reads no xattrs.
+ */
+export async function describeKernelMount(image: string, hasXattrs = true): Promise<string[]> {
   const mountPoint = mkdtempSync(join(tmpdir(), "gptimg-sqfs-mnt-"));
   runOk("mount", ["-o", "loop,ro", "-t", "squashfs", image, mountPoint]);
   try {
-    return await describeForSquashfs(await treeFromDirectory(mountPoint));
+    return await describeForSquashfs(await treeFromDirectory(mountPoint, { xattrs: hasXattrs }));
   } finally {
     runOk("umount", [mountPoint]);
     rmSync(mountPoint, { recursive: true, force: true });
