@@ -8,7 +8,7 @@ set -euo pipefail
 
 HOST_PACKAGES=(fdisk gdisk dosfstools mtools squashfs-tools erofs-utils cryptsetup-bin openssl
   debootstrap cpio libarchive-tools binutils qemu-system-x86 ovmf attr xz-utils zstd
-  sbsigntool osslsigncode)
+  sbsigntool osslsigncode 7zip)
 TRIXIE_PACKAGES=systemd,systemd-repart,fdisk,erofs-utils,squashfs-tools,cryptsetup-bin,dosfstools,mtools
 TRIXIE_ROOT=${GPTIMG_TRIXIE_ROOT:-/var/cache/gptimg/trixie}
 

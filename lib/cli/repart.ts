@@ -77,10 +77,11 @@ async function runRepart(image: string, flags: RepartFlags): Promise<void> {
   const deferred = parseTypeList(flags.deferPartitions, "--defer-partitions", architecture) ?? new Set<string>();
   const json = flags.json ?? "off";
   if (!["pretty", "short", "off"].includes(json)) fail(ErrorCode.Usage, `--json=${json}: unknown mode`, "use pretty, short or off");
-  if (!flags.definitions || flags.definitions.length === 0) fail(ErrorCode.Usage, "no --definitions= given", "pass --definitions=DIR with repart.d *.conf files");
 
   const warnings: Warning[] = [];
-  const definitions = readDefinitions([...new Set(flags.definitions)], {
+  // Without --definitions= repart reads the host's /etc/repart.d etc.; gptimg never reads host
+  // configuration, so no definitions means an empty partition table.
+  const definitions = readDefinitions([...new Set((flags.definitions ?? []).filter((directory) => directory !== ""))], {
     architecture,
     specifiers: { architecture },
     hasPrivateKey: flags.privateKey !== undefined,
