@@ -4,7 +4,7 @@
  *
  * Image layout (4 KiB blocks, meta_blkaddr = 0 as mkfs.erofs does, so nid = byte offset / 32):
  *   block 0     [0, 1024) zero, superblock at 1024 (128 bytes), inodes from 1152 on
- *   meta area   inodes in walk order, each followed by its xattr body and inline tail
+ *   meta area   inodes (best fit into blocks), each followed by its xattr body and inline tail
  *   xattr area  shared xattr entries (xattr_blkaddr), when any value is used by ≥ 2 inodes
  *   data area   each inode's whole data blocks, in inode order
  */
@@ -71,7 +71,7 @@ export interface ErofsPlan {
   readonly buildTimeSeconds: number;
   readonly uuid: Uint8Array;
   readonly volumeName: Uint8Array;
-  /** In image order: ascending offsetBytes, and ascending dataBlockAddress for those with data. */
+  /** In inode order (= ino − 1): ascending dataBlockAddress for those with data; offsets are best fit. */
   readonly inodes: readonly PlannedInode[];
   /** End of the meta area (block aligned). */
   readonly metaEndBytes: number;
@@ -254,28 +254,47 @@ function draftInode(record: InodeRecord, index: number, links: Map<TreeNode, num
 }
 
 /**
- * Places inodes one after another from 1152 (right after the superblock), each 32-byte
- * aligned. An inode whose core, xattrs and inline tail fit in a block never crosses a block
- * boundary: the kernel requires inline data not to cross one (erofs_map_blocks_flat), and
- * keeping cores and xattr headers inside one block keeps every reader simple. When an inline
- * tail does not fit in what is left of the block, the cheaper of two wastes is taken: pad to
- * the next block (the rest of this block), or store the tail in a data block (block − tail).
+ * Places every inode record (core + xattr body + inline tail) inside one block when it fits
+ * in one: the kernel requires inline data not to cross a block boundary
+ * (erofs_map_blocks_flat), and whole records keep every reader simple. Blocks are filled best
+ * fit, like mkfs.erofs's bucketed buffer manager: each partly used block sits in a bucket by
+ * its free 32-byte slots, and a record takes the block with the least room that still holds
+ * it, else opens a new block. Records larger than a block (huge xattrs, never with a tail)
+ * start on a fresh block and run on. Block 0 is open from 1152, right after the superblock.
  */
 function placeMetadata(drafts: readonly InodeDraft[]): { offsets: number[]; tails: number[]; endBytes: number } {
+  const slotsPerBlock = BLOCK_SIZE_BYTES / INODE_SLOT_BYTES;
+  const buckets: number[][] = Array.from({ length: slotsPerBlock + 1 }, () => []);
+  const usedSlots: number[] = [(SUPERBLOCK_OFFSET_BYTES + SUPERBLOCK_BYTES) / INODE_SLOT_BYTES];
+  buckets[slotsPerBlock - usedSlots[0]!]!.push(0);
+  const release = (block: number): void => {
+    const free = slotsPerBlock - usedSlots[block]!;
+    if (free > 0) buckets[free]!.push(block);
+  };
   const offsets: number[] = [];
   const tails: number[] = [];
-  let cursor = SUPERBLOCK_OFFSET_BYTES + SUPERBLOCK_BYTES;
   for (const draft of drafts) {
-    cursor = alignUp(cursor, INODE_SLOT_BYTES);
-    let tail = draft.inlineCandidateBytes;
-    const room = BLOCK_SIZE_BYTES - (cursor % BLOCK_SIZE_BYTES);
-    if (draft.metaBytes + tail > room) {
-      if (tail > 0 && draft.metaBytes <= room && BLOCK_SIZE_BYTES - tail < room) tail = 0;
-      else if (draft.metaBytes + tail <= BLOCK_SIZE_BYTES) cursor = alignUp(cursor, BLOCK_SIZE_BYTES);
+    const recordBytes = draft.metaBytes + draft.inlineCandidateBytes;
+    const slots = Math.ceil(recordBytes / INODE_SLOT_BYTES);
+    let block: number | undefined;
+    if (slots <= slotsPerBlock) {
+      for (let free = slots; free <= slotsPerBlock && block === undefined; free++) block = buckets[free]!.pop();
+      if (block === undefined) {
+        block = usedSlots.length;
+        usedSlots.push(0);
+      }
+      offsets.push(block * BLOCK_SIZE_BYTES + usedSlots[block]! * INODE_SLOT_BYTES);
+      usedSlots[block]! += slots;
+      release(block);
+    } else {
+      const first = usedSlots.length;
+      const spanned = Math.ceil(slots / slotsPerBlock);
+      for (let index = 0; index < spanned; index++) usedSlots.push(slotsPerBlock);
+      usedSlots[first + spanned - 1] = slots - (spanned - 1) * slotsPerBlock;
+      release(first + spanned - 1);
+      offsets.push(first * BLOCK_SIZE_BYTES);
     }
-    offsets.push(cursor);
-    tails.push(tail);
-    cursor += draft.metaBytes + tail;
+    tails.push(draft.inlineCandidateBytes);
   }
-  return { offsets, tails, endBytes: cursor };
+  return { offsets, tails, endBytes: usedSlots.length * BLOCK_SIZE_BYTES };
 }

@@ -43,7 +43,8 @@ export async function writeErofs(plan: ErofsPlan, sink: SequentialSink, options:
     uuid: plan.uuid,
     volumeName: plan.volumeName,
   }));
-  const records = prefetchInOrder(plan.inodes.map((inode) => async () => ({ inode, bytes: await encodeInodeRecord(plan, inode) })), RECORDS_IN_FLIGHT);
+  const byOffset = [...plan.inodes].sort((left, right) => left.offsetBytes - right.offsetBytes);
+  const records = prefetchInOrder(byOffset.map((inode) => async () => ({ inode, bytes: await encodeInodeRecord(plan, inode) })), RECORDS_IN_FLIGHT);
   for await (const { inode, bytes } of records) await meta.put(inode.offsetBytes, bytes);
   let sharedOffset = plan.xattrBlockAddress * BLOCK_SIZE_BYTES;
   for (const xattr of plan.sharedXattrs) {

@@ -28,14 +28,17 @@ describe("planErofs invariants", () => {
         expect(plan.sizeBytes).toBe(plan.blocks * BLOCK_SIZE_BYTES);
         expect(plan.inodes.length).toBe(countLinks(tree).size);
         expect(plan.inodes[0]!.node).toBe(tree);
+        const recordBytes = (inode: (typeof plan.inodes)[number]): number => (inode.extended ? 64 : 32) + inode.xattrBodyBytes + inode.tailBytes;
         let metaCursor = 1024 + 128;
-        let dataBlock = plan.dataStartBytes / BLOCK_SIZE_BYTES;
-        for (const inode of plan.inodes) {
+        for (const inode of [...plan.inodes].sort((left, right) => left.offsetBytes - right.offsetBytes)) {
           expect(inode.offsetBytes % 32).toBe(0);
           expect(inode.offsetBytes).toBeGreaterThanOrEqual(metaCursor);
-          const recordBytes = (inode.extended ? 64 : 32) + inode.xattrBodyBytes + inode.tailBytes;
-          if (recordBytes <= BLOCK_SIZE_BYTES) expect(Math.floor(inode.offsetBytes / BLOCK_SIZE_BYTES)).toBe(Math.floor((inode.offsetBytes + recordBytes - 1) / BLOCK_SIZE_BYTES));
-          metaCursor = inode.offsetBytes + recordBytes;
+          if (recordBytes(inode) <= BLOCK_SIZE_BYTES) expect(Math.floor(inode.offsetBytes / BLOCK_SIZE_BYTES)).toBe(Math.floor((inode.offsetBytes + recordBytes(inode) - 1) / BLOCK_SIZE_BYTES));
+          metaCursor = inode.offsetBytes + recordBytes(inode);
+        }
+        expect(metaCursor).toBeLessThanOrEqual(plan.metaEndBytes);
+        let dataBlock = plan.dataStartBytes / BLOCK_SIZE_BYTES;
+        for (const inode of plan.inodes) {
           expect(inode.tailBytes === 0 || inode.tailBytes === inode.sizeBytes % BLOCK_SIZE_BYTES).toBe(true);
           expect(inode.dataBlocks * BLOCK_SIZE_BYTES + inode.tailBytes).toBeGreaterThanOrEqual(inode.sizeBytes);
           if (inode.dataBlocks > 0) {
@@ -46,7 +49,6 @@ describe("planErofs invariants", () => {
           const needsExtended = meta.uid > 0xffff || meta.gid > 0xffff || meta.mtime !== EPOCH || inode.nlink > 0xffff || inode.sizeBytes >= 2 ** 32;
           expect(inode.extended).toBe(needsExtended);
         }
-        expect(metaCursor).toBeLessThanOrEqual(plan.metaEndBytes);
         expect(dataBlock).toBe(plan.blocks);
         const sink = new MemorySink();
         await writeErofs(plan, sink);
