@@ -14,7 +14,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description("Compose bootable, A/B-updatable, dm-verity-protected GPT disk images without root, loop devices or host mkfs tools.")
     .version("0.1.0")
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(`gptimg: ${text.replace(/^error: /, "error: ").trimEnd()}\n`) })
+    // Commander's "(Did you mean …?)" goes on its own line; users get one line.
+    .configureOutput({ outputError: (text, write) => write(`gptimg: ${text.trim().replace(/\s*\n\s*/g, " ")}\n`) })
     .showSuggestionAfterError(true);
   registerCompose(program);
   registerRepart(program);
