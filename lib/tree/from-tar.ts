@@ -8,7 +8,7 @@
  * absolute paths and ".." components, hardlinks to missing targets, GNU sparse/multi-volume
  * members, a file replacing a non-empty directory, bad checksums and truncation.
  */
-import { mkdtemp, open, type FileHandle } from "node:fs/promises";
+import { mkdtemp, open, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { fromUtf8 } from "../core/bytes.js";
 import { clampMtime } from "../core/context.js";
@@ -33,6 +33,8 @@ const MAX_METADATA_MEMBER_BYTES = 16 * 1024 * 1024;
 const WINDOW_BYTES = 1024 * 1024;
 
 export async function treeFromTar(archivePath: string, options: TarTreeOptions = {}): Promise<DirNode> {
+  const archiveStat = await stat(archivePath).catch((error: NodeJS.ErrnoException) => fail(ErrorCode.Input, `${archivePath}: cannot open (${error.code ?? error})`, "check the archive path"));
+  if (!archiveStat.isFile()) fail(ErrorCode.Input, `${archivePath}: not a regular file`, "give a tar archive (.tar, .tar.gz, .tar.xz, .tar.zst)");
   const kind = await sniffCompression(archivePath);
   let dataPath = archivePath;
   if (kind !== "none") {

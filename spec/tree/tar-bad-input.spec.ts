@@ -45,6 +45,11 @@ describe.skipIf(!haveTools)("tar input that must be refused", () => {
   });
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
+  it("a missing archive and a directory given as an archive", async () => {
+    await expectRefused(join(scratch, "nope.tar"), /nope\.tar: cannot open \(ENOENT\)/);
+    await expectRefused(scratch, /: not a regular file/);
+  });
+
   it("a traversal member ../etc/passwd", async () => {
     const path = join(scratch, "traversal.tar");
     pythonTar(path, `[("ok", "file", b"x", ""), ("../etc/passwd", "file", b"root::0:0::/:/bin/sh\\n", "")]`);
