@@ -2,10 +2,9 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { compose } from "../build/compose.js";
-import { defaultConcurrency } from "../core/context.js";
 import { readSpec } from "../input/spec.js";
 import { loadSigningKey, progressBar, sourceDateEpoch } from "./environment.js";
-import { parseArchitecture, parseBoolean, parseImageSize, parseSeed } from "./options.js";
+import { parseWorkers, parseArchitecture, parseBoolean, parseImageSize, parseSeed } from "./options.js";
 import { composeReport, renderTable } from "./report.js";
 
 interface ComposeFlags {
@@ -19,6 +18,7 @@ interface ComposeFlags {
   privateKey?: string;
   certificate?: string;
   json?: boolean;
+  workers?: string;
 }
 
 export function registerCompose(program: Command): void {
@@ -35,6 +35,7 @@ export function registerCompose(program: Command): void {
     .option("--split <bool>", "also write each partition to OUTPUT-BASE.<SplitName>[.raw]")
     .option("--private-key <pem>", "key for verity signature partitions (overrides spec.signing)")
     .option("--certificate <pem>", "certificate for verity signature partitions")
+    .option("--workers <n>", "worker threads for hashing and compression (default: all cores; output never depends on it)")
     .option("--json", "print a machine-readable report (partitions, UUIDs, root hashes)")
     .addHelpText("after", `
 Examples:
@@ -63,7 +64,7 @@ Examples:
         deferredTypes: new Set(),
         split: parseBoolean(flags.split, "--split", false),
         sourceDateEpoch: sourceDateEpoch(process.env, spec.sourceDateEpoch),
-        concurrency: defaultConcurrency(),
+        concurrency: parseWorkers(flags.workers, "--workers"),
         signingKey: loadSigningKey(flags.privateKey ?? spec.signing?.privateKey, flags.certificate ?? spec.signing?.certificate, flags.privateKey ? "--private-key" : `${specPath}: signing.privateKey`, flags.certificate ? "--certificate" : `${specPath}: signing.certificate`),
         fitContent: true,
         repartAttributeQuirk: false,

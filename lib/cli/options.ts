@@ -4,6 +4,7 @@ import { ErrorCode, fail } from "../core/errors.js";
 import { guidToBytes, normalizeGuid } from "../core/guid.js";
 import { parseSizeOrUndefined } from "../core/size.js";
 import { canonicalArchitecture, resolvePartitionType } from "../formats/gpt/types.js";
+import { defaultConcurrency } from "../core/context.js";
 
 /** The seed gptimg uses when none is given, so two builds of one spec are identical. */
 export const DEFAULT_SEED = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
@@ -59,4 +60,11 @@ export function parseTypeList(text: string | undefined, flag: string, architectu
     uuids.add(type.uuid);
   }
   return uuids;
+}
+
+export function parseWorkers(text: string | undefined, flag: string): number {
+  if (text === undefined) return defaultConcurrency();
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > 256) fail(ErrorCode.Usage, `${flag}=${text}: not a worker count`, "use a whole number from 1 to 256");
+  return value;
 }

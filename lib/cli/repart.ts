@@ -9,10 +9,9 @@ import { compose, type EmptyMode } from "../build/compose.js";
 import { ErrorCode, fail } from "../core/errors.js";
 import { overrideArchitecture } from "../formats/gpt/types.js";
 import { readDefinitions, type Warning } from "../input/repartd.js";
-import { parseArchitecture, parseBoolean, parseImageSize, parseSectorSize, parseSeed, parseTypeList } from "./options.js";
+import { parseWorkers, parseArchitecture, parseBoolean, parseImageSize, parseSectorSize, parseSeed, parseTypeList } from "./options.js";
 import { partitionReports, renderTable } from "./report.js";
 import { loadSigningKey, progressBar, sourceDateEpoch } from "./environment.js";
-import { defaultConcurrency } from "../core/context.js";
 
 interface RepartFlags {
   definitions?: string[];
@@ -31,6 +30,7 @@ interface RepartFlags {
   privateKey?: string;
   certificate?: string;
   json?: string;
+  workers?: string;
 }
 
 const EMPTY_MODES = ["refuse", "allow", "require", "force", "create"];
@@ -55,6 +55,7 @@ export function registerRepart(program: Command): void {
     .option("--copy-source <dir>", "directory that relative CopyBlocks=/CopyFiles= sources are resolved against")
     .option("--private-key <pem>", "key for Verity=signature partitions")
     .option("--certificate <pem>", "certificate for Verity=signature partitions")
+    .option("--workers <n>", "worker threads for hashing and compression (default: all cores; output never depends on it)")
     .option("--json <mode>", "pretty|short|off: print the table as JSON")
     .addHelpText("after", `
 Examples:
@@ -106,7 +107,7 @@ async function runRepart(image: string, flags: RepartFlags): Promise<void> {
     deferredTypes: deferred,
     split: parseBoolean(flags.split, "--split", false),
     sourceDateEpoch: sourceDateEpoch(process.env),
-    concurrency: defaultConcurrency(),
+    concurrency: parseWorkers(flags.workers, "--workers"),
     signingKey: loadSigningKey(flags.privateKey, flags.certificate, "--private-key", "--certificate"),
     fitContent: false,
     repartAttributeQuirk: true,
