@@ -103,7 +103,7 @@ export function planErofs(tree: DirNode, options: ErofsOptions): ErofsPlan {
 
   const drafts = records.map((record, index) => draftInode(record, index, links, shared, buildTimeSeconds));
   const placed = placeMetadata(drafts);
-  const metaEndBytes = alignUp(placed.endBytes, BLOCK_SIZE_BYTES);
+  const metaEndBytes = placed.endBytes;
 
   const sharedBytes = shared.list.reduce((total, xattr) => total + xattr.entryBytes, 0);
   const xattrBlockAddress = sharedBytes > 0 ? metaEndBytes / BLOCK_SIZE_BYTES : 0;
@@ -111,7 +111,7 @@ export function planErofs(tree: DirNode, options: ErofsOptions): ErofsPlan {
 
   let nextBlock = dataStartBytes / BLOCK_SIZE_BYTES;
   const inodes: PlannedInode[] = drafts.map((draft, index) => {
-    const tailBytes = placed.tails[index]!;
+    const tailBytes = draft.tailBytes;
     const hasData = draft.record.node.kind === "file" || draft.record.node.kind === "dir" || draft.record.node.kind === "symlink";
     const dataBlocks = !hasData ? 0 : tailBytes > 0 ? Math.floor(draft.sizeBytes / BLOCK_SIZE_BYTES) : Math.ceil(draft.sizeBytes / BLOCK_SIZE_BYTES);
     const dataBlockAddress = dataBlocks > 0 ? nextBlock : NULL_BLOCK_ADDRESS;
@@ -201,8 +201,8 @@ interface InodeDraft {
   readonly xattrBodyBytes: number;
   /** Inode core + xattr body. */
   readonly metaBytes: number;
-  /** size % block size when the tail could be stored inline (fits one block with the inode). */
-  readonly inlineCandidateBytes: number;
+  /** Tail stored inline (FLAT_INLINE): size % block size when it fits one block with the inode, else 0. */
+  readonly tailBytes: number;
   readonly directory: DirectoryLayout | undefined;
 }
 
@@ -237,7 +237,7 @@ function draftInode(record: InodeRecord, index: number, links: Map<TreeNode, num
   const metaBytes = inodeCoreBytes(extended) + bodyBytes;
   const tail = sizeBytes % BLOCK_SIZE_BYTES;
   const hasData = node.kind === "file" || node.kind === "dir" || node.kind === "symlink";
-  const inlineCandidateBytes = hasData && tail > 0 && metaBytes + tail <= BLOCK_SIZE_BYTES ? tail : 0;
+  const tailBytes = hasData && tail > 0 && metaBytes + tail <= BLOCK_SIZE_BYTES ? tail : 0;
   return {
     record,
     extended,
@@ -248,7 +248,7 @@ function draftInode(record: InodeRecord, index: number, links: Map<TreeNode, num
     inlineXattrs,
     xattrBodyBytes: bodyBytes,
     metaBytes,
-    inlineCandidateBytes,
+    tailBytes,
     directory,
   };
 }
@@ -262,7 +262,7 @@ function draftInode(record: InodeRecord, index: number, links: Map<TreeNode, num
  * it, else opens a new block. Records larger than a block (huge xattrs, never with a tail)
  * start on a fresh block and run on. Block 0 is open from 1152, right after the superblock.
  */
-function placeMetadata(drafts: readonly InodeDraft[]): { offsets: number[]; tails: number[]; endBytes: number } {
+function placeMetadata(drafts: readonly InodeDraft[]): { offsets: number[]; endBytes: number } {
   const slotsPerBlock = BLOCK_SIZE_BYTES / INODE_SLOT_BYTES;
   const buckets: number[][] = Array.from({ length: slotsPerBlock + 1 }, () => []);
   const usedSlots: number[] = [(SUPERBLOCK_OFFSET_BYTES + SUPERBLOCK_BYTES) / INODE_SLOT_BYTES];
@@ -272,9 +272,8 @@ function placeMetadata(drafts: readonly InodeDraft[]): { offsets: number[]; tail
     if (free > 0) buckets[free]!.push(block);
   };
   const offsets: number[] = [];
-  const tails: number[] = [];
   for (const draft of drafts) {
-    const recordBytes = draft.metaBytes + draft.inlineCandidateBytes;
+    const recordBytes = draft.metaBytes + draft.tailBytes;
     const slots = Math.ceil(recordBytes / INODE_SLOT_BYTES);
     let block: number | undefined;
     if (slots <= slotsPerBlock) {
@@ -294,7 +293,6 @@ function placeMetadata(drafts: readonly InodeDraft[]): { offsets: number[]; tail
       release(first + spanned - 1);
       offsets.push(first * BLOCK_SIZE_BYTES);
     }
-    tails.push(draft.inlineCandidateBytes);
   }
-  return { offsets, tails, endBytes: usedSlots.length * BLOCK_SIZE_BYTES };
+  return { offsets, endBytes: usedSlots.length * BLOCK_SIZE_BYTES };
 }

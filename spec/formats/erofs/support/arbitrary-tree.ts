@@ -49,7 +49,7 @@ const metaArbitrary: fc.Arbitrary<Meta> = fc.record({
   uid: fc.oneof(fc.constantFrom(0, 1000, 65535, 65536, 100000), fc.integer({ min: 0, max: 2 ** 31 })),
   gid: fc.oneof(fc.constantFrom(0, 100, 65535, 65536), fc.integer({ min: 0, max: 2 ** 31 })),
   mtime: fc.oneof({ weight: 3, arbitrary: fc.constant(EPOCH) }, { weight: 2, arbitrary: fc.integer({ min: -(2 ** 31), max: 2 ** 33 }) }),
-  xattrs: fc.subarray(XATTR_POOL, { maxLength: 4 }),
+  xattrs: fc.subarray(XATTR_POOL, { maxLength: 4 }).map((list) => [...list].sort((left, right) => (left.name < right.name ? -1 : 1))),
 });
 
 const entryArbitrary: fc.Arbitrary<EntrySpec> = fc.record({
