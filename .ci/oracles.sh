@@ -10,6 +10,8 @@ HOST_PACKAGES=(fdisk gdisk dosfstools mtools squashfs-tools erofs-utils cryptset
   debootstrap cpio libarchive-tools binutils qemu-system-x86 ovmf attr xz-utils zstd
   sbsigntool osslsigncode 7zip)
 TRIXIE_PACKAGES=systemd,systemd-repart,fdisk,erofs-utils,squashfs-tools,cryptsetup-bin,dosfstools,mtools
+# Installed into the chroot afterwards, so adding one does not rebuild the tree fixture.
+TRIXIE_EXTRA_PACKAGES=(systemd-ukify)
 TRIXIE_ROOT=${GPTIMG_TRIXIE_ROOT:-/var/cache/gptimg/trixie}
 
 missing=()
@@ -49,4 +51,15 @@ if [ ! -f "$TREE_TAR" ] || [ "$stamp" -nt "$TREE_TAR" ]; then
 fi
 mountpoint -q "$TRIXIE_ROOT/proc" || mount -t proc proc "$TRIXIE_ROOT/proc"
 mountpoint -q "$TRIXIE_ROOT/dev" || mount --bind /dev "$TRIXIE_ROOT/dev"
+missing=()
+for package in "${TRIXIE_EXTRA_PACKAGES[@]}"; do
+  chroot "$TRIXIE_ROOT" dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "oracles: installing ${missing[*]} in the trixie chroot"
+  chroot "$TRIXIE_ROOT" apt-get update -qq
+  chroot "$TRIXIE_ROOT" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Kernel, systemd-boot/stub and busybox for the QEMU boot tests (Debian packages, unpacked).
+bash "$(dirname "$0")/../spec/boot/oracles/ci-prepare.sh"
 echo "oracles: ready (systemd-repart $(chroot "$TRIXIE_ROOT" systemd-repart --version | head -1 | awk '{print $2}'))"
