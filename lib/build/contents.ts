@@ -11,6 +11,7 @@ import { writeErofs } from "../formats/erofs/write.js";
 import { planFat } from "../formats/fat/plan.js";
 import { writeFat } from "../formats/fat/write.js";
 import { writeSquashfs } from "../formats/squashfs/write.js";
+import { encodeSwapHeader } from "../formats/swap/encode.js";
 import type { CodecId } from "../compress/codec.js";
 import { FileSink } from "../io/sink.js";
 import { FileSliceSource } from "../io/source.js";
@@ -49,8 +50,12 @@ export async function definitionContent(definition: PartitionDefinition, identit
   }
   switch (definition.format) {
     case undefined:
-    case "swap":
       return undefined;
+    case "swap":
+      return {
+        minimumBytes: undefined,
+        write: (sink, partitionSizeBytes) => sink.write(encodeSwapHeader(partitionSizeBytes, identity.filesystemUuid, identity.label)),
+      };
     case "squashfs":
       return squashfsContent(definition, await partitionTree(definition, context), identity, context);
     case "erofs":

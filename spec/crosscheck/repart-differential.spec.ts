@@ -98,8 +98,9 @@ function outcome(status: number, image: string, sectorSize: number | undefined, 
   return { ok: status === 0, table: status === 0 && exists ? dumpTable(image, sectorSize) : exists ? "FILE LEFT BEHIND" : "", size: exists ? statSync(image).size : -1, stderr };
 }
 
+// --offline=yes: repart then formats swap partitions without loop devices, which other tests may hold.
 function commonFlags(seed: string, sectorSize: number | undefined): string[] {
-  return [`--seed=${seed}`, ...(sectorSize ? [`--sector-size=${sectorSize}`] : [])];
+  return [`--seed=${seed}`, "--offline=yes", ...(sectorSize ? [`--sector-size=${sectorSize}`] : [])];
 }
 
 describe.skipIf(!available)("gptimg repart ≡ systemd-repart v257", () => {
