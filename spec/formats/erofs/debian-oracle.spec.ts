@@ -47,7 +47,7 @@ describe.skipIf(!available).each(SOURCES)("erofs of the Debian trixie tree from 
   });
 
   // Extraction writes and re-hashes the whole tree; once (from the directory) is enough.
-  it.runIf(sourceName === "directory")("fsck.erofs --extract gives back the source tree", async () => {
+  if (sourceName === "directory") it("fsck.erofs --extract gives back the source tree", async () => {
     const extracted = extractWithFsck(image, join(scratch, "extracted"));
     expect(diffSnapshots(withoutFsckExtractLimits(expected), await snapshotHostDirectory(extracted))).toBe("");
   });
@@ -56,7 +56,7 @@ describe.skipIf(!available).each(SOURCES)("erofs of the Debian trixie tree from 
     expect(diffSnapshots(expected, await snapshotKernelMount(image))).toBe("");
   });
 
-  it.runIf(sourceName === "directory")("is within 1% of mkfs.erofs 1.8 (uncompressed, per-file mtimes) on the same tree", () => {
+  if (sourceName === "directory") it("is within 1% of mkfs.erofs 1.8 (uncompressed, per-file mtimes) on the same tree", () => {
     const bound = join(scratch, "tree");
     mkdirSync(bound);
     runOk("mount", ["--bind", "-o", "ro", TRIXIE_TREE_DIR, bound]);

@@ -1,21 +1,34 @@
 /**
- * Edge-case tree → our erofs image → fsck.erofs 1.8 (trixie) and the host kernel. Both readers
- * must give back exactly the source tree.
+ * Edge-case tree (read from the directory, and from a GNU tar of it) → our erofs image →
+ * fsck.erofs 1.8 (trixie) and the host kernel. Both readers must give back exactly the tree.
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErofsPlan } from "../../../lib/formats/erofs/plan.js";
 import { treeFromDirectory } from "../../../lib/tree/from-dir.js";
+import { treeFromTar } from "../../../lib/tree/from-tar.js";
 import type { DirNode } from "../../../lib/tree/tree.js";
-import { oraclesAvailable, runInTrixie } from "../../support/oracles.js";
+import { oraclesAvailable, runInTrixie, runOk } from "../../support/oracles.js";
 import { createEdgeTree } from "./support/edge-tree.js";
 import { diffSnapshots, snapshotHostDirectory, snapshotTree, withoutFsckExtractLimits, type EntrySnapshot } from "./support/host-tree.js";
 import { buildImage, chrootScratch, extractWithFsck, fsckErofs, insideChroot, snapshotKernelMount, TEST_UUID } from "./support/oracle-run.js";
 
-const available = oraclesAvailable("root", "trixie", "getfattr", "setfattr", "mknod", "python3");
+const available = oraclesAvailable("root", "trixie", "getfattr", "setfattr", "mknod", "python3", "tar");
 
-describe.skipIf(!available)("erofs edge tree against fsck.erofs 1.8 and the kernel", () => {
+/** GNU tar keeps xattrs and numeric owners (and skips the socket, as tar always does). */
+async function readThroughTar(source: string): Promise<DirNode> {
+  const archive = `${source}.tar`;
+  runOk("tar", ["--xattrs", "--xattrs-include=*", "--numeric-owner", "-cf", archive, "-C", source, "."]);
+  return treeFromTar(archive);
+}
+
+const SOURCES: [string, (source: string) => Promise<DirNode>][] = [
+  ["directory", (source) => treeFromDirectory(source)],
+  ["GNU tar", readThroughTar],
+];
+
+describe.skipIf(!available).each(SOURCES)("erofs edge tree from a %s against fsck.erofs 1.8 and the kernel", (_sourceName, readTree) => {
   let scratch: string;
   let tree: DirNode;
   let expected: Map<string, EntrySnapshot>;
@@ -27,7 +40,7 @@ describe.skipIf(!available)("erofs edge tree against fsck.erofs 1.8 and the kern
     const source = join(scratch, "source");
     mkdirSync(source);
     createEdgeTree(source);
-    tree = await treeFromDirectory(source);
+    tree = await readTree(source);
     expected = await snapshotTree(tree);
     image = join(scratch, "edge.erofs");
     plan = await buildImage(tree, { uuid: TEST_UUID, label: "edge-tree", sourceDateEpoch: 1_700_000_000 }, image);
