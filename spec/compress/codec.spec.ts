@@ -1,0 +1,74 @@
+/**
+ * Block codecs: what they produce is what the kernel's decompressors read (a zlib stream for
+ * "gzip", one zstd frame for zstd), levels are validated, and the worker pool returns either
+ * smaller compressed bytes or the block itself, in submission order.
+ */
+import { decompress as zstdDecompress } from "@bokuweb/zstd-wasm";
+import { inflateSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { loadCodec, resolveLevel } from "../../lib/compress/codec.js";
+import { CompressionPool } from "../../lib/compress/pool.js";
+import { GptimgError } from "../../lib/core/errors.js";
+
+const text = new TextEncoder().encode("squashfs block ".repeat(5000));
+
+function noise(length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let state = 0x9e3779b9;
+  for (let index = 0; index < length; index++) {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    out[index] = state & 0xff;
+  }
+  return out;
+}
+
+describe("codecs", () => {
+  it("gzip writes a zlib stream (RFC 1950 header) that inflates back", async () => {
+    const codec = await loadCodec("gzip");
+    const compressed = codec.compress(text, 9);
+    expect(compressed[0]).toBe(0x78);
+    expect(new Uint8Array(inflateSync(compressed))).toEqual(text);
+  });
+
+  it("zstd writes one frame that decompresses back", async () => {
+    const codec = await loadCodec("zstd");
+    const compressed = codec.compress(text, 15);
+    expect([...compressed.subarray(0, 4)]).toEqual([0x28, 0xb5, 0x2f, 0xfd]);
+    expect(zstdDecompress(compressed)).toEqual(text);
+  });
+
+  it("rejects levels outside the codec's range with a one-line error", async () => {
+    const zstd = await loadCodec("zstd");
+    expect(resolveLevel(zstd, undefined, "x")).toBe(15);
+    expect(() => resolveLevel(zstd, 23, "part.level")).toThrow(GptimgError);
+    expect(() => resolveLevel(zstd, 2.5, "part.level")).toThrow(/part\.level: compression level 2\.5 is outside 1\.\.22 for zstd/);
+  });
+});
+
+describe("CompressionPool", () => {
+  it("returns compressed bytes or the raw block, in submission order, for any worker count", async () => {
+    for (const workers of [1, 3]) {
+      const pool = new CompressionPool("gzip", 6, workers);
+      try {
+        const blocks = Array.from({ length: 12 }, (_, index) => (index % 3 === 0 ? noise(4096 + index) : text.slice(index)));
+        const replies = await Promise.all(blocks.map((block) => pool.compress(block.slice())));
+        replies.forEach((reply, index) => {
+          const original = blocks[index]!;
+          if (reply.compressed) {
+            expect(reply.bytes.length).toBeLessThan(original.length);
+            expect(new Uint8Array(inflateSync(reply.bytes))).toEqual(original);
+          } else {
+            expect(reply.bytes).toEqual(original);
+          }
+          expect(reply.compressed).toBe(index % 3 !== 0);
+        });
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+});
