@@ -12,13 +12,14 @@ import { temporaryPathFor, withScratchDirectory, type BlockSink } from "../io/si
 import { FileSliceSource } from "../io/source.js";
 import type { PartitionDefinition } from "../plan/definition.js";
 import { definitionIdentities, planLayout, type ExistingTable, type Layout, type PlannedPartition } from "../plan/layout.js";
-import { isReadOnlyFormat } from "../plan/definition.js";
+import { isReadOnlyFormat, needsPopulate } from "../plan/definition.js";
 import { alignUp } from "../core/int.js";
 import { planVerity } from "../formats/verity/plan.js";
 import type { SigningKey } from "../formats/verity/signature.js";
 import { checkVeritySiblings } from "../plan/validate.js";
-import type { PartitionContent } from "./content.js";
-import { definitionContent } from "./contents.js";
+import type { PartitionContent, VerityDependency } from "./content.js";
+import { definitionContent, partitionTree } from "./contents.js";
+import { bootEspContent, PLACEHOLDER_HASH, type BootRequest } from "./boot.js";
 import { writePartitions, type VerityOutcome } from "./execute.js";
 import { updateExistingImage, writeNewImage } from "./image.js";
 import { resolveSplitName } from "./split.js";
@@ -53,6 +54,8 @@ export interface ComposeRequest {
   /** See LayoutRequest.repartAttributeQuirk: `gptimg repart` mirrors repart bit for bit. */
   readonly repartAttributeQuirk: boolean;
   readonly progress?: (doneBytes: number, totalBytes: number) => void;
+  /** systemd-boot + UKI in the ESP partition `boot.espIndex` (spec `boot` section). */
+  readonly boot?: BootRequest & { readonly espIndex: number };
 }
 
 export interface ComposeResult {
@@ -79,7 +82,9 @@ export async function compose(request: ComposeRequest): Promise<ComposeResult> {
     const contents = new Map<PartitionDefinition, PartitionContent>();
     for (const [index, definition] of request.definitions.entries()) {
       if (request.deferredTypes.has(definition.type.uuid)) continue;
-      const content = await definitionContent(definition, identities.get(index)!, contentContext);
+      const content = request.boot?.espIndex === index
+        ? await bootEspContent(definition, needsPopulate(definition) ? await partitionTree(definition, contentContext) : undefined, identities.get(index)!, request.boot, contentContext, verityPlaceholders(request.definitions))
+        : await definitionContent(definition, identities.get(index)!, contentContext);
       if (content) contents.set(definition, content);
     }
     const definitions = request.fitContent ? fitToContent(request.definitions, contents, grainBytes, filesystemSectorSize) : request.definitions;
@@ -118,6 +123,16 @@ export async function compose(request: ComposeRequest): Promise<ComposeResult> {
     await writeSplitFiles(request.imagePath, splitFiles);
     return { layout: writtenLayout, finalUuids, splitFiles, verity, written: true };
   });
+}
+
+/** Same-length stand-ins for the root hashes, in the order execute() reports them (hash partitions in definition order). */
+function verityPlaceholders(definitions: readonly PartitionDefinition[]): VerityDependency[] {
+  return definitions
+    .filter((definition) => definition.verity === "hash")
+    .map((hash) => {
+      const designator = definitions.find((other) => other.verity === "data" && other.verityMatchKey === hash.verityMatchKey)?.type.designator;
+      return { designator: designator === "root" || designator === "usr" ? designator : undefined, rootHash: PLACEHOLDER_HASH };
+    });
 }
 
 /**

@@ -7,11 +7,23 @@ import { ErrorCode, fail } from "../core/errors.js";
 import { FileSliceSource, sourceChunks, type ByteSource } from "../io/source.js";
 import type { SequentialSink } from "../io/stream.js";
 
+/** A verity data partition's root hash, as contents that embed it (the UKI command line) see it. */
+export interface VerityDependency {
+  readonly designator: "root" | "usr" | undefined;
+  readonly rootHash: Uint8Array | string;
+}
+
+export interface ContentDependencies {
+  readonly verity: readonly VerityDependency[];
+}
+
 export interface PartitionContent {
   /** What the content needs at least, for the planner; undefined = nothing to write. */
   readonly minimumBytes: number | undefined;
+  /** Written after every verity tree is known (it embeds root hashes). */
+  readonly needsVerity?: boolean;
   /** Writes the content from the start of the partition; the rest of it stays zero. */
-  write(sink: SequentialSink, partitionSizeBytes: number): Promise<void>;
+  write(sink: SequentialSink, partitionSizeBytes: number, dependencies: ContentDependencies): Promise<void>;
 }
 
 /** Raw bytes from a source (CopyBlocks=, a spooled filesystem image). */

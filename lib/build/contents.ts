@@ -67,7 +67,7 @@ export async function definitionContent(definition: PartitionDefinition, identit
   }
 }
 
-function partitionTree(definition: PartitionDefinition, context: ContentContext): Promise<DirNode> {
+export function partitionTree(definition: PartitionDefinition, context: ContentContext): Promise<DirNode> {
   return buildPartitionTree(
     { copyFiles: definition.copyFiles, excludeFiles: definition.excludeFiles, excludeFilesTarget: definition.excludeFilesTarget, makeDirectories: definition.makeDirectories },
     context.copySource,

@@ -62,8 +62,9 @@ export async function writePartitions(layout: Layout, sink: BlockSink, options: 
     const verity = partition.definition!.verity;
     if (verity !== "off") continue;
     const content = options.contents.get(partition);
+    if (content?.needsVerity) continue;
     const target = window(sink, partition);
-    if (content) await content.write(track(target), partition.sizeBytes);
+    if (content) await content.write(track(target), partition.sizeBytes, { verity: [] });
     if (options.zeroFill) await writeZeros(target, partition.sizeBytes - target.position);
   }
 
@@ -76,7 +77,7 @@ export async function writePartitions(layout: Layout, sink: BlockSink, options: 
     const target = window(sink, partition);
     const tee = new TeeSink([target, hasher]);
     const content = options.contents.get(partition);
-    if (content) await content.write(track(tee), partition.sizeBytes);
+    if (content) await content.write(track(tee), partition.sizeBytes, { verity: [] });
     // The tree covers the whole partition, zero tail included (repart semantics).
     await writeZeros(tee, partition.sizeBytes - tee.position);
     results.set(partition.definition!.verityMatchKey!, await hasher.finish());
@@ -109,5 +110,21 @@ export async function writePartitions(layout: Layout, sink: BlockSink, options: 
     if (partition.sizeBytes < VERITY_SIGNATURE_PARTITION_SIZE_BYTES) fail(ErrorCode.Verity, `${partition.definition!.source}: signature partition is ${partition.sizeBytes} bytes`, "it must be 16 KiB");
     await window(sink, partition).write(veritySignaturePartition(outcome.rootHash, options.signingKey));
   }
+
+  // Contents that embed root hashes (the ESP with its UKI) come last.
+  const dependencies = { verity: outcomes.map((outcome) => ({ designator: verityDesignator(outcome.data), rootHash: outcome.rootHash })) };
+  for (const partition of fresh) {
+    const content = options.contents.get(partition);
+    if (!content?.needsVerity) continue;
+    const target = window(sink, partition);
+    await content.write(track(target), partition.sizeBytes, dependencies);
+    if (options.zeroFill) await writeZeros(target, partition.sizeBytes - target.position);
+  }
   return { finalUuids, verity: outcomes };
+}
+
+/** roothash= for a root data partition, usrhash= for usr (systemd-veritysetup-generator). */
+export function verityDesignator(data: PlannedPartition): "root" | "usr" | undefined {
+  const designator = data.type.designator;
+  return designator === "root" || designator === "usr" ? designator : undefined;
 }

@@ -67,6 +67,7 @@ Examples:
         concurrency: parseWorkers(flags.workers, "--workers"),
         signingKey: loadSigningKey(flags.privateKey ?? spec.signing?.privateKey, flags.certificate ?? spec.signing?.certificate, flags.privateKey ? "--private-key" : `${specPath}: signing.privateKey`, flags.certificate ? "--certificate" : `${specPath}: signing.certificate`),
         fitContent: true,
+        ...(spec.boot ? { boot: spec.boot } : {}),
         repartAttributeQuirk: false,
         progress: progress.update,
       });

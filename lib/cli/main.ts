@@ -8,6 +8,7 @@ import { NotRepartitioningError } from "../build/compose.js";
 import { registerCompose } from "./compose.js";
 import { registerInspect } from "./inspect.js";
 import { registerRepart } from "./repart.js";
+import { registerVerify } from "./verify.js";
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command("gptimg")
@@ -20,11 +21,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerCompose(program);
   registerRepart(program);
   registerInspect(program);
+  registerVerify(program);
   program.addHelpText("after", `
 Examples:
   gptimg compose examples/minimal/spec.json -o disk.raw
   gptimg repart --definitions=repart.d --empty=create --size=auto --seed=0123… disk.raw
-  gptimg inspect disk.raw --json`);
+  gptimg inspect disk.raw --json
+  gptimg verify disk.raw --certificate=verity.crt`);
   try {
     await program.parseAsync(argv as string[]);
     return Number(process.exitCode ?? 0);

@@ -12,6 +12,9 @@ import { readDefinitions, type Warning } from "../input/repartd.js";
 import { parseWorkers, parseArchitecture, parseBoolean, parseImageSize, parseSectorSize, parseSeed, parseTypeList } from "./options.js";
 import { partitionReports, renderTable } from "./report.js";
 import { loadSigningKey, progressBar, sourceDateEpoch } from "./environment.js";
+import { readCertificate } from "./verify.js";
+import { toHex } from "../core/bytes.js";
+import { joinVeritySignature, parseJoinSignature } from "../verify/join.js";
 
 interface RepartFlags {
   definitions?: string[];
@@ -31,6 +34,7 @@ interface RepartFlags {
   certificate?: string;
   json?: string;
   workers?: string;
+  joinSignature?: string[];
 }
 
 const EMPTY_MODES = ["refuse", "allow", "require", "force", "create"];
@@ -57,14 +61,33 @@ export function registerRepart(program: Command): void {
     .option("--certificate <pem>", "certificate for Verity=signature partitions")
     .option("--workers <n>", "worker threads for hashing and compression (default: all cores; output never depends on it)")
     .option("--json <mode>", "pretty|short|off: print the table as JSON")
+    .option("--join-signature <hash:sig>", "write a detached PKCS#7 signature (DER file or base64:…) into the image's verity signature partition for that root hash, in place (repeatable)", (value: string, previous: string[] = []) => [...previous, value])
     .addHelpText("after", `
 Examples:
   gptimg repart --definitions=repart.d --empty=create --size=auto --seed=0123… disk.raw
   gptimg repart --definitions=repart.d --size=2G --dry-run=no disk.raw     # grow an existing image
-  gptimg repart --definitions=repart.d --split=yes --empty=create --size=auto out/image.raw`)
+  gptimg repart --definitions=repart.d --split=yes --empty=create --size=auto out/image.raw
+  gptimg repart --join-signature=$(cat roothash):roothash.p7s --certificate=verity.crt disk.raw`)
     .action(async (image: string, flags: RepartFlags) => {
-      await runRepart(image, flags);
+      if (flags.joinSignature) await runJoin(image, flags.joinSignature, flags);
+      else await runRepart(image, flags);
     });
+}
+
+/**
+ * --join-signature: as repart v258 it needs --certificate= (the signer must be it). gptimg
+ * joins into the signature partition already in the image, so no definitions are involved.
+ */
+async function runJoin(image: string, joins: readonly string[], flags: RepartFlags): Promise<void> {
+  if (flags.definitions !== undefined) fail(ErrorCode.Usage, "--join-signature= with --definitions= is not supported: gptimg joins into the image's existing signature partition", "run gptimg repart IMAGE --join-signature=… --certificate=… without --definitions=");
+  if (flags.certificate === undefined) fail(ErrorCode.Usage, "--join-signature= given without --certificate=", "pass the certificate the signature was made with, --certificate=CERT.pem");
+  const certificatePem = readCertificate(flags.certificate);
+  const requests = joins.map((text) => parseJoinSignature(text));
+  const concurrency = parseWorkers(flags.workers, "--workers");
+  for (const request of requests) {
+    const result = await joinVeritySignature(resolve(image), toHex(request.rootHash), request.signature, { certificatePem, concurrency });
+    process.stdout.write(`${image}: joined signature for root hash ${result.rootHash} into partition ${result.partitionIndex}\n`);
+  }
 }
 
 async function runRepart(image: string, flags: RepartFlags): Promise<void> {

@@ -11,6 +11,7 @@ import { parseSizeOrUndefined } from "../core/size.js";
 import { canonicalArchitecture, resolvePartitionType } from "../formats/gpt/types.js";
 import { DEFAULT_WEIGHT, type MinimizeMode, type PartitionDefinition, type VerityMode } from "../plan/definition.js";
 import { checkDefinition } from "../plan/validate.js";
+import type { BootRequest } from "../build/boot.js";
 import { parseFlags } from "./repartd.js";
 import { expandLabelSpecifiers, labelFitsGpt } from "./specifiers.js";
 
@@ -26,10 +27,14 @@ export interface ImageSpec {
   readonly sourceDateEpoch: number | undefined;
   /** PEM paths (resolved against the spec's directory) for verity signature partitions. */
   readonly signing: { readonly privateKey: string; readonly certificate: string } | undefined;
+  /** systemd-boot + UKI for the ESP; the UKI's command line gets the verity root hashes. */
+  readonly boot: (BootRequest & { readonly espIndex: number }) | undefined;
   readonly definitions: readonly PartitionDefinition[];
 }
 
-export const TOP_LEVEL_KEYS = ["$schema", "seed", "architecture", "size", "sectorSize", "imageId", "imageVersion", "sourceDateEpoch", "signing", "partitions"] as const;
+export const TOP_LEVEL_KEYS = ["$schema", "seed", "architecture", "size", "sectorSize", "imageId", "imageVersion", "sourceDateEpoch", "signing", "boot", "partitions"] as const;
+export const BOOT_KEYS = ["esp", "systemdBoot", "loaderConf", "uki", "secureBoot"] as const;
+export const UKI_KEYS = ["stub", "kernel", "initrds", "cmdline", "osRelease", "uname", "sbat", "id", "version", "triesLeft"] as const;
 
 /** repart.d key → spec key and value kind. */
 export const PARTITION_KEYS = {
@@ -88,7 +93,95 @@ export function interpretSpec(json: Json, path: string, overrides: SpecOverrides
   const baseDirectory = dirname(resolve(path));
   const options = { architecture, specifiers: { architecture, imageId, imageVersion }, hasPrivateKey: signing !== undefined, hasCertificate: signing !== undefined };
   const definitions = partitions.map((partition, index) => checkDefinition(interpretPartition(partition, `${path}: partitions[${index}]`, baseDirectory, options.specifiers, architecture), options));
-  return { path, baseDirectory, seed: seedText, architecture, size: size as number | "auto", sectorSize, imageId, imageVersion, sourceDateEpoch: epoch as number | undefined, signing, definitions };
+  const boot = interpretBoot(json["boot"], at("boot"), baseDirectory, definitions, { imageId, imageVersion });
+  return { path, baseDirectory, seed: seedText, architecture, size: size as number | "auto", sectorSize, imageId, imageVersion, sourceDateEpoch: epoch as number | undefined, signing, boot, definitions };
+}
+
+function interpretBoot(json: Json | undefined, where: string, baseDirectory: string, definitions: readonly PartitionDefinition[], image: { imageId: string | undefined; imageVersion: string | undefined }): ImageSpec["boot"] {
+  if (json === undefined) return undefined;
+  if (!isObject(json)) fail(ErrorCode.Spec, `${where}: must be an object`, 'e.g. {"systemdBoot": "…", "uki": {…}}');
+  checkKeys(json, BOOT_KEYS, (key) => `${where}.${key}`);
+  const path = (value: Json | undefined, key: string): string => {
+    if (typeof value !== "string" || value === "") fail(ErrorCode.Spec, `${where}.${key}: must be a file path`, "paths are relative to the spec file");
+    return resolve(baseDirectory, value);
+  };
+  const optionalText = (value: Json | undefined, key: string): string | undefined => {
+    if (value === undefined) return undefined;
+    if (typeof value !== "string") fail(ErrorCode.Spec, `${where}.${key}: must be a string`, `got ${JSON.stringify(value)}`);
+    return value;
+  };
+  const espValue = json["esp"];
+  const espIndex = espValue === undefined ? definitions.findIndex((definition) => definition.type.designator === "esp") : espValue;
+  if (typeof espIndex !== "number" || !Number.isInteger(espIndex) || espIndex < 0 || espIndex >= definitions.length) {
+    fail(ErrorCode.Spec, `${where}.esp: ${espValue === undefined ? "no partition of type esp" : `${JSON.stringify(espValue)} is not a partition index`}`, "add an esp partition or set boot.esp to its index in partitions");
+  }
+  const uki = json["uki"];
+  if (!isObject(uki)) fail(ErrorCode.Spec, `${where}.uki: must be an object`, '{"stub": "…", "kernel": "…", "osRelease": "…"}');
+  checkKeys(uki, UKI_KEYS, (key) => `${where}.uki.${key}`);
+  const initrdsJson = uki["initrds"] ?? [];
+  if (!Array.isArray(initrdsJson)) fail(ErrorCode.Spec, `${where}.uki.initrds: must be an array`, '[{"tree": "initrd/"}, {"file": "microcode.cpio"}]');
+  const initrds = initrdsJson.map((item, index) => {
+    const at = `${where}.uki.initrds[${index}]`;
+    if (!isObject(item)) fail(ErrorCode.Spec, `${at}: must be an object`, '{"tree": "dir or tar"} or {"file": "prebuilt.cpio"}');
+    checkKeys(item, ["file", "tree", "compression"], (key) => `${at}.${key}`);
+    const compression = item["compression"];
+    if (compression !== undefined && compression !== "none" && compression !== "gzip" && compression !== "zstd") fail(ErrorCode.Spec, `${at}.compression: ${JSON.stringify(compression)}`, 'use "zstd" (default), "gzip" or "none"');
+    return {
+      ...(item["file"] !== undefined ? { file: path(item["file"], `uki.initrds[${index}].file`) } : {}),
+      ...(item["tree"] !== undefined ? { tree: path(item["tree"], `uki.initrds[${index}].tree`) } : {}),
+      ...(compression !== undefined ? { compression: compression as "none" | "gzip" | "zstd" } : {}),
+    };
+  });
+  const osReleaseValue = uki["osRelease"];
+  let osRelease: string;
+  if (isObject(osReleaseValue) && typeof osReleaseValue["text"] === "string") osRelease = osReleaseValue["text"];
+  else {
+    const osReleasePath = path(osReleaseValue, "uki.osRelease");
+    try {
+      osRelease = readFileSync(osReleasePath, "utf8");
+    } catch (error) {
+      return fail(ErrorCode.Input, `${where}.uki.osRelease: cannot read ${osReleasePath} (${(error as NodeJS.ErrnoException).code ?? error})`, 'give an os-release file, or {"text": "ID=…"}');
+    }
+  }
+  const triesLeft = uki["triesLeft"];
+  if (triesLeft !== undefined && (typeof triesLeft !== "number" || !Number.isInteger(triesLeft) || triesLeft < 0)) fail(ErrorCode.Spec, `${where}.uki.triesLeft: must be a whole number`, "e.g. 3, as systemd's default");
+  const secureBootValue = json["secureBoot"];
+  let secureBoot: BootRequest["secureBoot"];
+  if (secureBootValue !== undefined) {
+    if (!isObject(secureBootValue)) fail(ErrorCode.Spec, `${where}.secureBoot: must be an object`, '{"privateKey": "db.key", "certificate": "db.crt"}');
+    checkKeys(secureBootValue, ["privateKey", "certificate"], (key) => `${where}.secureBoot.${key}`);
+    const read = (key: string): string => {
+      const file = path(secureBootValue[key], `secureBoot.${key}`);
+      try {
+        return readFileSync(file, "utf8");
+      } catch (error) {
+        return fail(ErrorCode.Signing, `${where}.secureBoot.${key}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? error})`, "give a PEM file");
+      }
+    };
+    secureBoot = { privateKeyPem: read("privateKey"), certificatePem: read("certificate") };
+  }
+  const id = optionalText(uki["id"], "uki.id") ?? image.imageId ?? osReleaseField(osRelease, "IMAGE_ID") ?? osReleaseField(osRelease, "ID");
+  if (id === undefined) fail(ErrorCode.Spec, `${where}.uki.id: no id for the UKI file name`, "set boot.uki.id, imageId, or ID= in os-release");
+  return {
+    espIndex,
+    where,
+    systemdBoot: path(json["systemdBoot"], "systemdBoot"),
+    loaderConf: optionalText(json["loaderConf"], "loaderConf"),
+    stub: path(uki["stub"], "uki.stub"),
+    kernel: path(uki["kernel"], "uki.kernel"),
+    initrds,
+    cmdline: optionalText(uki["cmdline"], "uki.cmdline") ?? "",
+    osRelease,
+    uname: optionalText(uki["uname"], "uki.uname"),
+    sbat: optionalText(uki["sbat"], "uki.sbat"),
+    ukiName: { id, version: optionalText(uki["version"], "uki.version") ?? image.imageVersion ?? osReleaseField(osRelease, "IMAGE_VERSION") ?? osReleaseField(osRelease, "VERSION_ID"), triesLeft: triesLeft as number | undefined },
+    secureBoot,
+  };
+}
+
+function osReleaseField(text: string, key: string): string | undefined {
+  const line = text.split("\n").find((candidate) => candidate.startsWith(`${key}=`));
+  return line?.slice(key.length + 1).replace(/^"(.*)"$/, "$1");
 }
 
 function interpretSigning(json: Json | undefined, where: string, baseDirectory: string): ImageSpec["signing"] {

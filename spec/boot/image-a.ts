@@ -173,7 +173,7 @@ export async function buildBootImageA(options: {
 }
 
 /** Root file system: static busybox and an init that prints the marker and powers off. */
-function makeRootTree(root: string, busybox: string, marker: string): void {
+export function makeRootTree(root: string, busybox: string, marker: string): void {
   for (const directory of ["bin", "sbin", "etc", "proc", "sys", "dev", "run", "tmp"]) mkdirSync(join(root, directory), { recursive: true });
   copyFileSync(busybox, join(root, "bin/busybox"));
   chmodSync(join(root, "bin/busybox"), 0o755);

@@ -1,0 +1,68 @@
+/**
+ * The boot chain from one `gptimg compose` (issue 7): the spec's `boot` section puts
+ * systemd-boot and a UKI into the ESP, and the UKI's command line gets the root hash of the
+ * erofs root's verity tree computed in the same run. OVMF must reach the marker; the
+ * command line the kernel prints must carry the hash `compose --json` reported.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { gptimg } from "../support/cli.js";
+import { oraclesAvailable, runOk } from "../support/oracles.js";
+import { bootImage, bootOraclesAvailable, explainBoot } from "./harness.js";
+import { makeRootTree } from "./image-a.js";
+import { bootParts, ORACLE_SCRIPTS_DIR, type BootParts } from "./parts.js";
+
+const MARKER = "GPTIMG-COMPOSE-BOOT-OK";
+const EPOCH = 1_704_067_200;
+const work = mkdtempSync(join(tmpdir(), "gptimg-compose-boot-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const ready = bootOraclesAvailable() && oraclesAvailable("veritysetup", "blkid");
+const parts: BootParts | undefined = ready ? bootParts() : undefined;
+
+describe.skipIf(parts === undefined)("compose with a boot section boots under OVMF", () => {
+  it.each(["erofs", "squashfs"] as const)("%s root + verity, UKI with roothash= from the same compose", async (format) => {
+    const directory = join(work, format);
+    mkdirSync(directory, { recursive: true });
+    runOk(join(ORACLE_SCRIPTS_DIR, "make-initrd-tree.sh"), ["--parts", parts!.directory, join(directory, "initrd")], { env: { ...process.env, SOURCE_DATE_EPOCH: String(EPOCH) } });
+    makeRootTree(join(directory, "root"), parts!.busybox, MARKER);
+    const spec = {
+      seed: "3f9a6c1e-2b4d-4e8f-a0c2-5d7e9f1b3a6c",
+      size: "auto",
+      sourceDateEpoch: EPOCH,
+      boot: {
+        systemdBoot: parts!.systemdBoot,
+        loaderConf: "timeout 0\n",
+        uki: {
+          stub: parts!.stub,
+          kernel: parts!.vmlinuz,
+          initrds: [{ tree: "initrd", compression: "gzip" }],
+          cmdline: "console=ttyS0,115200 panic=5 ro",
+          osRelease: { text: 'ID=gptimg-compose\nPRETTY_NAME="gptimg compose boot test"\nVERSION_ID=1\n' },
+          uname: parts!.kernelVersion,
+          id: "gptimg-compose",
+          version: "1",
+          triesLeft: 3,
+        },
+      },
+      partitions: [
+        { type: "esp", format: "vfat" },
+        { type: "root", format, copyFiles: ["root:/"], verity: "data", verityMatchKey: "root" },
+        { type: "root-verity", verity: "hash", verityMatchKey: "root" },
+      ],
+    };
+    writeFileSync(join(directory, "spec.json"), JSON.stringify(spec, null, 2));
+    const image = join(directory, "disk.raw");
+    const composed = gptimg(["compose", join(directory, "spec.json"), "-o", image, "--json"]);
+    expect(composed.status, composed.stderr).toBe(0);
+    const report = JSON.parse(composed.stdout) as { verity: Array<{ rootHash: string; kernelCommandLine: string }> };
+    const rootHash = report.verity[0]!.rootHash;
+    const result = await bootImage(image, MARKER, { timeoutSeconds: 240 });
+    expect(result.passed, explainBoot(result)).toBe(true);
+    expect(result.log).toContain(`roothash=${rootHash}`);
+    expect(result.log).toMatch(/gptimg-root: dm-0 is dm device/);
+    expect(result.log).toMatch(/LoaderBootCountPath=.*gptimg-compose_1\+2-1\.efi/);
+  });
+});
