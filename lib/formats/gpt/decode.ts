@@ -207,10 +207,13 @@ function checkEntries(entries: readonly GptEntry[], header: DecodedHeader, findi
     const current = sorted[index]!;
     if (current.firstLba <= previous.lastLba) findings.push({ severity: "error", message: `partitions ${previous.slot + 1} and ${current.slot + 1} overlap` });
   }
+  // Shared UUIDs make /dev/disk/by-partuuid ambiguous but the table is still readable; the
+  // all-zero UUID means "unset" (repart UUID=null) and may repeat.
   const seen = new Map<string, number>();
   for (const entry of entries) {
+    if (entry.uuid === NULL_GUID) continue;
     const other = seen.get(entry.uuid);
-    if (other !== undefined) findings.push({ severity: "error", message: `partitions ${other + 1} and ${entry.slot + 1} share the UUID ${entry.uuid}` });
+    if (other !== undefined) findings.push({ severity: "warning", message: `partitions ${other + 1} and ${entry.slot + 1} share the UUID ${entry.uuid}` });
     seen.set(entry.uuid, entry.slot);
   }
 }
