@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { compose } from "../build/compose.js";
 import { readSpec } from "../input/spec.js";
+import { specJsonSchema } from "../input/schema.js";
 import { loadSigningKey, progressBar, sourceDateEpoch } from "./environment.js";
 import { parseWorkers, parseArchitecture, parseBoolean, parseImageSize, parseSeed } from "./options.js";
 import { composeReport, renderTable } from "./report.js";
@@ -74,5 +75,15 @@ Examples:
       progress.finish();
       if (flags.json) process.stdout.write(`${JSON.stringify(composeReport(result), null, 2)}\n`);
       else process.stdout.write(`${renderTable(result)}\n`);
+    });
+}
+
+export function registerSchema(program: Command): void {
+  program
+    .command("schema")
+    .description("Print the JSON Schema of the compose spec")
+    .addHelpText("after", "\nExamples:\n  gptimg schema > spec.schema.json")
+    .action(() => {
+      process.stdout.write(`${JSON.stringify(specJsonSchema(), null, 2)}\n`);
     });
 }

@@ -5,7 +5,7 @@
 import { Command, CommanderError } from "commander";
 import { isGptimgError } from "../core/errors.js";
 import { NotRepartitioningError } from "../build/compose.js";
-import { registerCompose } from "./compose.js";
+import { registerCompose, registerSchema } from "./compose.js";
 import { registerInspect } from "./inspect.js";
 import { registerRepart } from "./repart.js";
 import { registerVerify } from "./verify.js";
@@ -21,6 +21,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerCompose(program);
   registerRepart(program);
   registerInspect(program);
+  registerSchema(program);
   registerVerify(program);
   program.addHelpText("after", `
 Examples:

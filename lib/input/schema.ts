@@ -1,0 +1,94 @@
+/**
+ * The JSON Schema of the compose spec, derived from the same key tables the reader uses so
+ * the two cannot drift apart (spec/input/schema.spec.ts checks the published copy).
+ */
+import { typeIdentifiers } from "../formats/gpt/types.js";
+import { BOOT_KEYS, PARTITION_KEYS, TOP_LEVEL_KEYS, UKI_KEYS } from "./spec.js";
+
+const SIZE = { oneOf: [{ type: "integer", minimum: 0 }, { type: "string", pattern: "^\\s*\\d+(\\.\\d+)?\\s*[KMGTPEkmgtpe]?[Bb]?(\\s*\\d+(\\.\\d+)?\\s*[KMGTPEkmgtpe]?[Bb]?)*\\s*$" }], description: 'bytes, or a size like "512M" (base 1024, as repart)' };
+
+const PARTITION_DESCRIPTIONS: Record<string, string> = {
+  type: "repart Type=: an identifier (root, usr-verity, esp, …, per architecture) or a type UUID",
+  label: "GPT partition name, at most 36 UTF-16 units; specifiers %a %A %M %o %w %B %W %%",
+  uuid: 'partition UUID, or "null" for all zeros; default derived from the seed',
+  copyBlocks: "image file copied verbatim into the partition (relative to the spec file)",
+  format: "vfat, squashfs, erofs or swap, written by gptimg itself",
+  copyFiles: '"SRC[:DST]": a directory, tar archive (.tar, .tar.gz, .tar.xz, .tar.zst) or file; later wins',
+  verity: "off, data, hash or signature (dm-verity, linked by verityMatchKey)",
+  minimize: 'off, best (or true) or guess; read-only and verity partitions fit their content by default',
+};
+
+function partitionProperty(key: string, kind: string): object {
+  const description = PARTITION_DESCRIPTIONS[key] ? { description: PARTITION_DESCRIPTIONS[key] } : {};
+  switch (kind) {
+    case "size": return { ...SIZE, ...description };
+    case "integer": return { type: "integer", ...description };
+    case "boolean": return { type: "boolean", ...description };
+    case "strings": return { type: "array", items: { type: "string" }, ...description };
+    case "flags": return { oneOf: [{ type: "integer", minimum: 0 }, { type: "string", pattern: "^(0x[0-9a-fA-F]+|0b[01]+|\\d+)$" }], description: "64-bit GPT attribute bits" };
+    case "minimize": return { oneOf: [{ type: "boolean" }, { enum: ["off", "best", "guess"] }], ...description };
+    case "stringOrInteger": return { type: ["string", "integer"], ...description };
+    default:
+      if (key === "type") return { anyOf: [{ enum: typeIdentifiers() }, { type: "string", pattern: "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$" }], ...description };
+      if (key === "verity") return { enum: ["off", "data", "hash", "signature"], ...description };
+      if (key === "format") return { enum: ["vfat", "squashfs", "erofs", "swap"], ...description };
+      return { type: "string", ...description };
+  }
+}
+
+export function specJsonSchema(): object {
+  const partitionProperties = Object.fromEntries(Object.entries(PARTITION_KEYS).map(([key, kind]) => [key, partitionProperty(key, kind)]));
+  const file = { type: "string", description: "path relative to the spec file" };
+  const topLevel: Record<string, object> = {
+    $schema: { type: "string" },
+    seed: { type: "string", description: 'UUID keying every derived UUID (repart --seed=); "random" for random; default: gptimg\'s fixed seed' },
+    architecture: { type: "string", description: "DPS architecture for host-relative types: x86-64 (default), arm64, riscv64, x86, arm, loongarch64, …" },
+    size: { oneOf: [{ const: "auto" }, SIZE], description: '"auto" (default: exactly what the partitions need) or the image size' },
+    sectorSize: { enum: [512, 4096] },
+    imageId: { type: "string", description: "IMAGE_ID (%M)" },
+    imageVersion: { type: "string", description: "IMAGE_VERSION (%A)" },
+    sourceDateEpoch: { type: "integer", minimum: 0, description: "clamps mtimes; default $SOURCE_DATE_EPOCH" },
+    signing: { type: "object", additionalProperties: false, required: ["privateKey", "certificate"], properties: { privateKey: file, certificate: file }, description: "PEM key and certificate for verity signature partitions" },
+    boot: {
+      type: "object",
+      additionalProperties: false,
+      required: ["systemdBoot", "uki"],
+      description: "systemd-boot + a UKI in the ESP; the UKI command line gets roothash=/usrhash= of this image's verity partitions",
+      properties: {
+        esp: { type: "integer", minimum: 0, description: "index of the ESP in partitions (default: the first esp)" },
+        systemdBoot: file,
+        loaderConf: { type: "string", description: "loader/loader.conf text" },
+        secureBoot: { type: "object", additionalProperties: false, required: ["privateKey", "certificate"], properties: { privateKey: file, certificate: file }, description: "sign systemd-boot and the UKI (Authenticode)" },
+        uki: {
+          type: "object",
+          additionalProperties: false,
+          required: ["stub", "kernel", "osRelease"],
+          properties: {
+            stub: file,
+            kernel: file,
+            initrds: { type: "array", items: { type: "object", additionalProperties: false, properties: { file, tree: file, compression: { enum: ["zstd", "gzip", "none"] } } } },
+            cmdline: { type: "string" },
+            osRelease: { oneOf: [file, { type: "object", required: ["text"], properties: { text: { type: "string" } } }] },
+            uname: { type: "string" },
+            sbat: { type: "string" },
+            id: { type: "string" },
+            version: { type: "string" },
+            triesLeft: { type: "integer", minimum: 0 },
+          },
+        },
+      },
+    },
+    partitions: { type: "array", minItems: 1, items: { type: "object", additionalProperties: false, required: ["type"], properties: partitionProperties } },
+  };
+  for (const key of TOP_LEVEL_KEYS) if (!(key in topLevel)) throw new Error(`internal: schema lacks top-level key ${key}`);
+  for (const key of [...BOOT_KEYS]) if (!(key in (topLevel["boot"] as { properties: object }).properties)) throw new Error(`internal: schema lacks boot.${key}`);
+  for (const key of [...UKI_KEYS]) if (!(key in ((topLevel["boot"] as { properties: { uki: { properties: object } } }).properties.uki.properties))) throw new Error(`internal: schema lacks boot.uki.${key}`);
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    title: "gptimg compose spec",
+    type: "object",
+    additionalProperties: false,
+    required: ["partitions"],
+    properties: topLevel,
+  };
+}
