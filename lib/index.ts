@@ -1,2 +1,59 @@
-/** gptimg public API. */
-export { GptimgError, ErrorCode } from "./core/errors.js";
+/**
+ * gptimg public API: compose images from a spec or repart.d definitions, and the format
+ * writers underneath for callers who assemble their own pipelines.
+ */
+export { GptimgError, ErrorCode, isGptimgError } from "./core/errors.js";
+
+// Whole images
+export { compose, type ComposeRequest, type ComposeResult, type EmptyMode } from "./build/compose.js";
+export type { BootRequest, BootInitrd } from "./build/boot.js";
+export { readSpec, interpretSpec, type ImageSpec } from "./input/spec.js";
+export { specJsonSchema } from "./input/schema.js";
+export { readDefinitions } from "./input/repartd.js";
+export { planLayout, type Layout, type PlannedPartition, type LayoutRequest } from "./plan/layout.js";
+export type { PartitionDefinition } from "./plan/definition.js";
+export { inspectImage, type InspectReport } from "./build/inspect.js";
+
+// GPT
+export { encodeGpt, type GptTable, type GptEntry } from "./formats/gpt/encode.js";
+export { readGpt, type DecodedGpt, type Finding } from "./formats/gpt/decode.js";
+export { resolvePartitionType, describePartitionType, ARCHITECTURES, GPT_FLAG } from "./formats/gpt/types.js";
+export { deriveDiskGuid, derivePartitionUuid, deriveFilesystemUuid } from "./plan/ids.js";
+
+// Trees
+export type { DirNode, TreeNode, FileNode, Meta } from "./tree/tree.js";
+export { TreeBuilder } from "./tree/builder.js";
+export { treeFromDirectory } from "./tree/from-dir.js";
+export { treeFromTar } from "./tree/from-tar.js";
+export { buildPartitionTree } from "./tree/compose.js";
+export { checkCaseCollisions } from "./tree/transform.js";
+
+// Filesystems and archives
+export { planFat } from "./formats/fat/plan.js";
+export { writeFat } from "./formats/fat/write.js";
+export { writeSquashfs, buildSquashfsFile, type SquashfsOptions } from "./formats/squashfs/write.js";
+export { planErofs, type ErofsOptions } from "./formats/erofs/plan.js";
+export { writeErofs } from "./formats/erofs/write.js";
+export { writeCpio, concatenateInitrds } from "./formats/cpio/write.js";
+export { encodeSwapHeader } from "./formats/swap/encode.js";
+
+// dm-verity and signatures
+export { VerityHasher } from "./formats/verity/build.js";
+export { planVerity, repartVerityHashSizeBytes } from "./formats/verity/plan.js";
+export { verityPartitionUuids, repartVerityParameters } from "./formats/verity/ids.js";
+export { verifyVerity } from "./formats/verity/verify.js";
+export { veritySignaturePartition, joinSignature, parseVeritySignature, checkVeritySignaturePartition } from "./formats/verity/signature.js";
+export { signedData } from "./crypto/cms.js";
+
+// Boot chain
+export { planUki, writeUki, ukiSource, assembleUki, type UkiInputs, type UkiPlan } from "./formats/pe/uki.js";
+export { signPe, signPeSource } from "./formats/pe/authenticode.js";
+export { parsePe } from "./formats/pe/parse.js";
+export { espTree, ukiFileName } from "./formats/pe/esp.js";
+
+// I/O
+export type { ByteSource } from "./io/source.js";
+export { BytesSource, FileSliceSource, ZeroSource } from "./io/source.js";
+export type { SequentialSink } from "./io/stream.js";
+export { MemorySink } from "./io/stream.js";
+export { writeAtomically } from "./io/sink.js";
