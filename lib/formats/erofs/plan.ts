@@ -2,11 +2,14 @@
  * planErofs: the whole erofs layout from a tree, before any byte is written. Pure: no clock,
  * no I/O; file contents are only referenced (their sizes come from the tree).
  *
- * Image layout (4 KiB blocks, meta_blkaddr = 0 as mkfs.erofs does, so nid = byte offset / 32):
- *   block 0     [0, 1024) zero, superblock at 1024 (128 bytes), inodes from 1152 on
- *   meta area   inodes (best fit into blocks), each followed by its xattr body and inline tail
+ * Image layout (4 KiB blocks):
+ *   block 0     [0, 1024) zero, superblock at 1024 (128 bytes), rest zero
+ *   data area   each inode's whole data blocks, in inode order, from block 1
+ *   meta area   from meta_blkaddr: inodes (best fit into blocks), each followed by its xattr
+ *               body and inline tail; nid = (offset − meta_blkaddr × 4096) / 32
  *   xattr area  shared xattr entries (xattr_blkaddr), when any value is used by ≥ 2 inodes
- *   data area   each inode's whole data blocks, in inode order
+ * Data comes first so the writer reads every file once, front to back, keeping the small
+ * inline tails (< 4 KiB each, bounded in total) for the meta area that follows.
  */
 import { utf8 } from "../../core/bytes.js";
 import { ErrorCode, fail } from "../../core/errors.js";
@@ -24,8 +27,6 @@ import {
   FILE_TYPE,
   INODE_SLOT_BYTES,
   NULL_BLOCK_ADDRESS,
-  SUPERBLOCK_BYTES,
-  SUPERBLOCK_OFFSET_BYTES,
 } from "./layout.js";
 import { encodeXattr, MAX_SHARED_PER_INODE, xattrBodyBytes, type EncodedXattr } from "./xattrs.js";
 
@@ -44,7 +45,7 @@ export interface PlannedInode {
   readonly path: string;
   readonly ino: number;
   readonly nid: number;
-  /** Byte offset of the inode core in the image. */
+  /** Byte offset of the inode core in the image (meta_blkaddr × 4096 + nid × 32). */
   readonly offsetBytes: number;
   readonly extended: boolean;
   readonly dataLayout: number;
@@ -73,13 +74,16 @@ export interface ErofsPlan {
   readonly volumeName: Uint8Array;
   /** In inode order (= ino − 1): ascending dataBlockAddress for those with data; offsets are best fit. */
   readonly inodes: readonly PlannedInode[];
+  /** The data area is [DATA_START_BLOCK, metaBlockAddress). */
+  readonly metaBlockAddress: number;
   /** End of the meta area (block aligned). */
   readonly metaEndBytes: number;
   readonly xattrBlockAddress: number;
   readonly sharedXattrs: readonly EncodedXattr[];
-  /** End of the shared xattr area (block aligned) = start of the data area. */
-  readonly dataStartBytes: number;
 }
+
+/** Block 0 holds only the superblock; data starts right after it. */
+export const DATA_START_BLOCK = 1;
 
 const MAX_LABEL_BYTES = 15;
 /** Block addresses and the block count are __le32. */
@@ -102,32 +106,36 @@ export function planErofs(tree: DirNode, options: ErofsOptions): ErofsPlan {
   const shared = chooseSharedXattrs(records);
 
   const drafts = records.map((record, index) => draftInode(record, index, links, shared, buildTimeSeconds));
-  const placed = placeMetadata(drafts);
-  const metaEndBytes = placed.endBytes;
 
-  const sharedBytes = shared.list.reduce((total, xattr) => total + xattr.entryBytes, 0);
-  const xattrBlockAddress = sharedBytes > 0 ? metaEndBytes / BLOCK_SIZE_BYTES : 0;
-  const dataStartBytes = alignUp(metaEndBytes + sharedBytes, BLOCK_SIZE_BYTES);
-
-  let nextBlock = dataStartBytes / BLOCK_SIZE_BYTES;
-  const inodes: PlannedInode[] = drafts.map((draft, index) => {
-    const tailBytes = draft.tailBytes;
+  let nextBlock = DATA_START_BLOCK;
+  const data = drafts.map((draft) => {
     const hasData = draft.record.node.kind === "file" || draft.record.node.kind === "dir" || draft.record.node.kind === "symlink";
-    const dataBlocks = !hasData ? 0 : tailBytes > 0 ? Math.floor(draft.sizeBytes / BLOCK_SIZE_BYTES) : Math.ceil(draft.sizeBytes / BLOCK_SIZE_BYTES);
+    const dataBlocks = !hasData ? 0 : draft.tailBytes > 0 ? Math.floor(draft.sizeBytes / BLOCK_SIZE_BYTES) : Math.ceil(draft.sizeBytes / BLOCK_SIZE_BYTES);
     const dataBlockAddress = dataBlocks > 0 ? nextBlock : NULL_BLOCK_ADDRESS;
     nextBlock += dataBlocks;
-    if (nextBlock > MAX_BLOCKS) {
-      fail(ErrorCode.Size, `erofs: the image needs more than ${MAX_BLOCKS} blocks of 4096 bytes (at ${draft.record.path || "/"})`, "split the tree over several partitions");
-    }
+    return { hasData, dataBlocks, dataBlockAddress };
+  });
+  const metaBlockAddress = nextBlock;
+  const placed = placeMetadata(drafts);
+  const metaEndBytes = (metaBlockAddress + placed.blocks) * BLOCK_SIZE_BYTES;
+  const sharedBytes = shared.list.reduce((total, xattr) => total + xattr.entryBytes, 0);
+  const xattrBlockAddress = sharedBytes > 0 ? metaEndBytes / BLOCK_SIZE_BYTES : 0;
+  const blocks = alignUp(metaEndBytes + sharedBytes, BLOCK_SIZE_BYTES) / BLOCK_SIZE_BYTES;
+  if (blocks > MAX_BLOCKS) {
+    fail(ErrorCode.Size, `erofs: the image needs ${blocks} blocks of 4096 bytes (at most ${MAX_BLOCKS})`, "split the tree over several partitions");
+  }
+
+  const inodes: PlannedInode[] = drafts.map((draft, index) => {
     const node = draft.record.node;
+    const { hasData, dataBlocks, dataBlockAddress } = data[index]!;
     return {
       node,
       path: draft.record.path,
       ino: index + 1,
       nid: placed.offsets[index]! / INODE_SLOT_BYTES,
-      offsetBytes: placed.offsets[index]!,
+      offsetBytes: metaBlockAddress * BLOCK_SIZE_BYTES + placed.offsets[index]!,
       extended: draft.extended,
-      dataLayout: tailBytes > 0 ? DATALAYOUT_FLAT_INLINE : DATALAYOUT_FLAT_PLAIN,
+      dataLayout: draft.tailBytes > 0 ? DATALAYOUT_FLAT_INLINE : DATALAYOUT_FLAT_PLAIN,
       mode: fullMode(node),
       nlink: draft.nlink,
       sizeBytes: draft.sizeBytes,
@@ -135,7 +143,7 @@ export function planErofs(tree: DirNode, options: ErofsOptions): ErofsPlan {
       sharedXattrIds: draft.sharedXattrIds,
       inlineXattrs: draft.inlineXattrs,
       xattrBodyBytes: draft.xattrBodyBytes,
-      tailBytes,
+      tailBytes: draft.tailBytes,
       dataBlockAddress,
       dataBlocks,
       directory: draft.directory,
@@ -143,17 +151,17 @@ export function planErofs(tree: DirNode, options: ErofsOptions): ErofsPlan {
   });
 
   return {
-    sizeBytes: nextBlock * BLOCK_SIZE_BYTES,
-    blocks: nextBlock,
+    sizeBytes: blocks * BLOCK_SIZE_BYTES,
+    blocks,
     rootNid: inodes[0]!.nid,
     buildTimeSeconds,
     uuid: guidToBytes(uuidText),
     volumeName,
     inodes,
+    metaBlockAddress,
     metaEndBytes,
     xattrBlockAddress,
     sharedXattrs: shared.list,
-    dataStartBytes,
   };
 }
 
@@ -260,12 +268,14 @@ function draftInode(record: InodeRecord, index: number, links: Map<TreeNode, num
  * fit, like mkfs.erofs's bucketed buffer manager: each partly used block sits in a bucket by
  * its free 32-byte slots, and a record takes the block with the least room that still holds
  * it, else opens a new block. Records larger than a block (huge xattrs, never with a tail)
- * start on a fresh block and run on. Block 0 is open from 1152, right after the superblock.
+ * start on a fresh block and run on. The first slot stays empty so that no inode has nid 0
+ * (the root would otherwise get inode number 0, which userspace treats as "no inode").
+ * Offsets are relative to the start of the meta area.
  */
-function placeMetadata(drafts: readonly InodeDraft[]): { offsets: number[]; endBytes: number } {
+function placeMetadata(drafts: readonly InodeDraft[]): { offsets: number[]; blocks: number } {
   const slotsPerBlock = BLOCK_SIZE_BYTES / INODE_SLOT_BYTES;
   const buckets: number[][] = Array.from({ length: slotsPerBlock + 1 }, () => []);
-  const usedSlots: number[] = [(SUPERBLOCK_OFFSET_BYTES + SUPERBLOCK_BYTES) / INODE_SLOT_BYTES];
+  const usedSlots: number[] = [1];
   buckets[slotsPerBlock - usedSlots[0]!]!.push(0);
   const release = (block: number): void => {
     const free = slotsPerBlock - usedSlots[block]!;
@@ -294,5 +304,5 @@ function placeMetadata(drafts: readonly InodeDraft[]): { offsets: number[]; endB
       offsets.push(first * BLOCK_SIZE_BYTES);
     }
   }
-  return { offsets, endBytes: usedSlots.length * BLOCK_SIZE_BYTES };
+  return { offsets, blocks: usedSlots.length };
 }

@@ -1,9 +1,11 @@
 /**
- * writeErofs: emits a planned erofs image strictly front to back into a SequentialSink.
- * Metadata (superblock, inodes, xattrs, inline tails, shared xattrs) is assembled in a window
- * of whole blocks that moves forward with the offsets the plan recorded; file data is
- * streamed from each ByteSource in bounded chunks, read ahead in order (prefetch.ts).
- * Memory: one window, one output chunk and at most 16 MiB of read-ahead.
+ * writeErofs: emits a planned erofs image strictly front to back into a SequentialSink:
+ * block 0 (superblock), the data area (every file read once, in bounded chunks, read ahead in
+ * order by prefetch.ts), then the metadata (inodes, xattrs, inline tails, shared xattrs)
+ * assembled in a window of whole blocks that moves forward with the offsets the plan recorded.
+ * Inline tails met in the data pass are kept for the meta pass up to tailStashBytes; past
+ * that they are read again. Memory: the tail stash, one window, one output chunk and at most
+ * 16 MiB of read-ahead.
  */
 import { alignDown } from "../../core/int.js";
 import type { ByteSource } from "../../io/source.js";
@@ -18,6 +20,8 @@ import { encodeXattrBodyInto, encodeXattrEntryInto, xattrInodeCount } from "./xa
 export interface WriteErofsOptions {
   /** Read and write granularity in bytes (default 1 MiB); the output never depends on it. */
   readonly chunkBytes?: number;
+  /** Memory for inline tails kept from the data pass (default 64 MiB); output never depends on it. */
+  readonly tailStashBytes?: number;
 }
 
 const DEFAULT_CHUNK_BYTES = 1024 * 1024;
@@ -26,26 +30,52 @@ const RECORDS_IN_FLIGHT = 64;
 /** Data read ahead: at most this many bytes (and pieces) in flight. */
 const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 const MAX_PIECES_IN_FLIGHT = 64;
+/** Inline tails kept from the data pass (each < 4 KiB); beyond this they are read again. */
+const DEFAULT_TAIL_STASH_BYTES = 64 * 1024 * 1024;
 
 export async function writeErofs(plan: ErofsPlan, sink: SequentialSink, options: WriteErofsOptions = {}): Promise<void> {
   const chunkBytes = Math.max(1, Math.floor(options.chunkBytes ?? DEFAULT_CHUNK_BYTES));
   const startPosition = sink.position;
   const output = new CoalescingWriter(sink, chunkBytes);
 
-  const meta = new MetadataWindow(output, plan.dataStartBytes, Math.max(BLOCK_SIZE_BYTES, alignDown(chunkBytes, BLOCK_SIZE_BYTES)));
-  await meta.put(SUPERBLOCK_OFFSET_BYTES, encodeSuperblock({
+  // Block 0 holds only the superblock, so its checksum is known before anything else.
+  const blockZero = new Uint8Array(BLOCK_SIZE_BYTES);
+  blockZero.set(encodeSuperblock({
     rootNid: plan.rootNid,
     inodeCount: plan.inodes.length,
     buildTimeSeconds: plan.buildTimeSeconds,
     blocks: plan.blocks,
-    metaBlockAddress: 0,
+    metaBlockAddress: plan.metaBlockAddress,
     xattrBlockAddress: plan.xattrBlockAddress,
     uuid: plan.uuid,
     volumeName: plan.volumeName,
-  }));
+  }), SUPERBLOCK_OFFSET_BYTES);
+  sealBlockZero(blockZero);
+  await output.write(blockZero);
+
+  const tails = new Map<PlannedInode, Uint8Array>();
+  const piecesInFlight = Math.max(2, Math.min(MAX_PIECES_IN_FLIGHT, Math.floor(READ_AHEAD_BYTES / chunkBytes)));
+  const tailStashBytes = Math.max(0, options.tailStashBytes ?? DEFAULT_TAIL_STASH_BYTES);
+  for await (const piece of prefetchInOrder(dataPieces(plan, chunkBytes, tailStashBytes), piecesInFlight)) {
+    if (piece.startsInode && output.position !== piece.startsInode.dataBlockAddress * BLOCK_SIZE_BYTES) {
+      throw new Error(`internal: erofs data of ${piece.startsInode.path || "/"} planned at block ${piece.startsInode.dataBlockAddress}, writer is at byte ${output.position}`);
+    }
+    if (piece.bytes.length > 0) await output.write(piece.bytes);
+    if (piece.tail) {
+      const { inode, offset, bytes } = piece.tail;
+      let tail = tails.get(inode);
+      if (!tail) tails.set(inode, (tail = new Uint8Array(inode.tailBytes)));
+      tail.set(bytes, offset);
+    }
+  }
+
+  const meta = new MetadataWindow(output, plan.metaBlockAddress * BLOCK_SIZE_BYTES, plan.sizeBytes, Math.max(BLOCK_SIZE_BYTES, alignDown(chunkBytes, BLOCK_SIZE_BYTES)));
   const byOffset = [...plan.inodes].sort((left, right) => left.offsetBytes - right.offsetBytes);
-  const records = prefetchInOrder(byOffset.map((inode) => async () => ({ inode, bytes: await encodeInodeRecord(plan, inode) })), RECORDS_IN_FLIGHT);
-  for await (const { inode, bytes } of records) await meta.put(inode.offsetBytes, bytes);
+  const records = prefetchInOrder(byOffset.map((inode) => async () => ({ inode, bytes: await encodeInodeRecord(plan, inode, tails.get(inode)) })), RECORDS_IN_FLIGHT);
+  for await (const { inode, bytes } of records) {
+    tails.delete(inode);
+    await meta.put(inode.offsetBytes, bytes);
+  }
   let sharedOffset = plan.xattrBlockAddress * BLOCK_SIZE_BYTES;
   for (const xattr of plan.sharedXattrs) {
     const entry = new Uint8Array(xattr.entryBytes);
@@ -54,14 +84,6 @@ export async function writeErofs(plan: ErofsPlan, sink: SequentialSink, options:
     sharedOffset += xattr.entryBytes;
   }
   await meta.finish();
-
-  const piecesInFlight = Math.max(2, Math.min(MAX_PIECES_IN_FLIGHT, Math.floor(READ_AHEAD_BYTES / chunkBytes)));
-  for await (const piece of prefetchInOrder(dataPieces(plan, chunkBytes), piecesInFlight)) {
-    if (piece.startsInode && output.position !== piece.startsInode.dataBlockAddress * BLOCK_SIZE_BYTES) {
-      throw new Error(`internal: erofs data of ${piece.startsInode.path || "/"} planned at block ${piece.startsInode.dataBlockAddress}, writer is at byte ${output.position}`);
-    }
-    await output.write(piece.bytes);
-  }
   await output.flush();
   if (sink.position - startPosition !== plan.sizeBytes) {
     throw new Error(`internal: erofs writer produced ${sink.position - startPosition} bytes, plan says ${plan.sizeBytes}`);
@@ -69,7 +91,7 @@ export async function writeErofs(plan: ErofsPlan, sink: SequentialSink, options:
 }
 
 /** Inode core + xattr body + inline tail, as stored at the inode's offset. */
-async function encodeInodeRecord(plan: ErofsPlan, inode: PlannedInode): Promise<Uint8Array> {
+async function encodeInodeRecord(plan: ErofsPlan, inode: PlannedInode, keptTail: Uint8Array | undefined): Promise<Uint8Array> {
   const coreBytes = inodeCoreBytes(inode.extended);
   const out = new Uint8Array(coreBytes + inode.xattrBodyBytes + inode.tailBytes);
   encodeInodeInto(out, 0, {
@@ -86,7 +108,7 @@ async function encodeInodeRecord(plan: ErofsPlan, inode: PlannedInode): Promise<
     mtimeSeconds: inode.node.meta.mtime,
   });
   if (inode.xattrBodyBytes > 0) encodeXattrBodyInto(out, coreBytes, inode.sharedXattrIds, inode.inlineXattrs);
-  if (inode.tailBytes > 0) out.set(await readTail(plan, inode), coreBytes + inode.xattrBodyBytes);
+  if (inode.tailBytes > 0) out.set(keptTail ?? (await readTail(plan, inode)), coreBytes + inode.xattrBodyBytes);
   return out;
 }
 
@@ -106,25 +128,42 @@ async function readTail(plan: ErofsPlan, inode: PlannedInode): Promise<Uint8Arra
 }
 
 interface DataPiece {
-  /** Set on the first piece of an inode's data, to check it lands where the plan put it. */
+  /** Set on the first piece of an inode's data blocks, to check it lands where the plan put it. */
   readonly startsInode: PlannedInode | undefined;
+  /** Bytes for the data area (may be empty when the piece only carries tail bytes). */
   readonly bytes: Uint8Array;
+  /** Part of a file's inline tail, read in the same pass, for the meta area. */
+  readonly tail?: { readonly inode: PlannedInode; readonly offset: number; readonly bytes: Uint8Array };
 }
 
-/** Every byte of the data area, in order, as lazily started pieces of at most `chunkBytes`. */
-function* dataPieces(plan: ErofsPlan, chunkBytes: number): Generator<() => Promise<DataPiece>> {
+/**
+ * Every byte of the data area, in order, as lazily started pieces of at most `chunkBytes`.
+ * A file is read once from start to end: bytes below its data-block part go to the data
+ * area, the rest is its inline tail (kept while the stash has room, else read again later).
+ */
+function* dataPieces(plan: ErofsPlan, chunkBytes: number, tailStashBytes: number): Generator<() => Promise<DataPiece>> {
+  let stashedBytes = 0;
   for (const inode of plan.inodes) {
-    if (inode.dataBlocks === 0) continue;
     const node = inode.node;
     const dataBytes = inode.dataBlocks * BLOCK_SIZE_BYTES;
     if (node.kind === "file") {
-      const contentBytes = Math.min(inode.sizeBytes, dataBytes);
-      for (let offset = 0; offset < contentBytes; offset += chunkBytes) {
-        const length = Math.min(chunkBytes, contentBytes - offset);
-        const first = offset === 0 ? inode : undefined;
-        yield async () => ({ startsInode: first, bytes: await readExact(node.content, offset, length, inode.path) });
+      const blockContentBytes = Math.min(inode.sizeBytes, dataBytes);
+      const keepTail = inode.tailBytes > 0 && stashedBytes + inode.tailBytes <= tailStashBytes;
+      if (keepTail) stashedBytes += inode.tailBytes;
+      const readBytes = keepTail ? inode.sizeBytes : blockContentBytes;
+      for (let offset = 0; offset < readBytes; offset += chunkBytes) {
+        const length = Math.min(chunkBytes, readBytes - offset);
+        const first = offset === 0 && inode.dataBlocks > 0 ? inode : undefined;
+        yield async () => {
+          const bytes = await readExact(node.content, offset, length, inode.path);
+          const split = Math.max(0, Math.min(length, blockContentBytes - offset));
+          if (split === length) return { startsInode: first, bytes };
+          return { startsInode: first, bytes: bytes.subarray(0, split), tail: { inode, offset: offset + split - blockContentBytes, bytes: bytes.subarray(split) } };
+        };
       }
-      if (dataBytes > contentBytes) yield async () => ({ startsInode: undefined, bytes: new Uint8Array(dataBytes - contentBytes) });
+      if (dataBytes > blockContentBytes) yield async () => ({ startsInode: undefined, bytes: new Uint8Array(dataBytes - blockContentBytes) });
+    } else if (inode.dataBlocks === 0) {
+      continue;
     } else if (node.kind === "dir") {
       const blocks = inode.directory!.blocks.slice(0, inode.dataBlocks);
       for (const [index, block] of blocks.entries()) {
@@ -200,15 +239,11 @@ class CoalescingWriter {
   }
 }
 
-/**
- * Assembles [0, endBytes) from pieces put at increasing offsets. Block 0 holds the superblock,
- * whose checksum covers the rest of block 0, so it is sealed when the first window leaves.
- */
+/** Assembles [startBytes, endBytes) from pieces put at increasing offsets, a window at a time. */
 class MetadataWindow {
   private window: Uint8Array;
-  private windowStart = 0;
 
-  constructor(private readonly output: CoalescingWriter, private readonly endBytes: number, private readonly windowBytes: number) {
+  constructor(private readonly output: CoalescingWriter, private windowStart: number, private readonly endBytes: number, private readonly windowBytes: number) {
     this.window = new Uint8Array(windowBytes);
   }
 
@@ -234,7 +269,6 @@ class MetadataWindow {
   }
 
   private async emitWindow(): Promise<void> {
-    if (this.windowStart === 0) sealBlockZero(this.window.subarray(0, BLOCK_SIZE_BYTES));
     const length = Math.min(this.windowBytes, this.endBytes - this.windowStart);
     await this.output.write(this.window.subarray(0, length));
     this.windowStart += this.windowBytes;

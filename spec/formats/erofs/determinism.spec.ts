@@ -1,13 +1,13 @@
 /**
- * Same input ⇒ same bytes: independent of write chunking, of the order the tree was built in,
- * and of repeated runs.
+ * Same input ⇒ same bytes: independent of write chunking, of how many inline tails the writer
+ * keeps in memory, of the order the tree was built in, and of repeated runs.
  */
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { utf8 } from "../../../lib/core/bytes.js";
 import { planErofs } from "../../../lib/formats/erofs/plan.js";
-import { writeErofs } from "../../../lib/formats/erofs/write.js";
+import { writeErofs, type WriteErofsOptions } from "../../../lib/formats/erofs/write.js";
 import { BytesSource, ZeroSource } from "../../../lib/io/source.js";
 import type { SequentialSink } from "../../../lib/io/stream.js";
 import { TreeBuilder } from "../../../lib/tree/builder.js";
@@ -32,20 +32,20 @@ class HashingSink implements SequentialSink {
   }
 }
 
-async function imageDigest(tree: DirNode, chunkBytes?: number): Promise<{ digest: string; sink: HashingSink }> {
+async function imageDigest(tree: DirNode, options: WriteErofsOptions = {}): Promise<{ digest: string; sink: HashingSink }> {
   const plan = planErofs(tree, { uuid: UUID, label: "determinism", sourceDateEpoch: EPOCH });
   const sink = new HashingSink();
-  await writeErofs(plan, sink, chunkBytes === undefined ? {} : { chunkBytes });
+  await writeErofs(plan, sink, options);
   expect(sink.position).toBe(plan.sizeBytes);
   return { digest: sink.digest(), sink };
 }
 
 describe("erofs determinism", () => {
-  it("random trees: chunk size and build order do not change a byte", async () => {
+  it("random trees: chunk size, tail stash size and build order do not change a byte", async () => {
     await fc.assert(
-      fc.asyncProperty(treeRecipeArbitrary, fc.integer({ min: 1, max: 70_000 }), async (recipe, chunkBytes) => {
+      fc.asyncProperty(treeRecipeArbitrary, fc.integer({ min: 1, max: 70_000 }), fc.integer({ min: 0, max: 20_000 }), async (recipe, chunkBytes, tailStashBytes) => {
         const reference = await imageDigest(buildRecipe(recipe));
-        expect((await imageDigest(buildRecipe(recipe, true), chunkBytes)).digest).toBe(reference.digest);
+        expect((await imageDigest(buildRecipe(recipe, true), { chunkBytes, tailStashBytes })).digest).toBe(reference.digest);
       }),
       { numRuns: RUNS },
     );
@@ -60,7 +60,7 @@ describe("erofs determinism", () => {
     const tree = builder.build();
     const digests = new Set<string>();
     for (const chunkBytes of [4096, 65_537, 1 << 20, 8 << 20]) {
-      const { digest, sink } = await imageDigest(tree, chunkBytes);
+      const { digest, sink } = await imageDigest(tree, { chunkBytes, tailStashBytes: chunkBytes * 2 });
       expect(Math.max(...sink.writeSizes)).toBeLessThanOrEqual(Math.max(chunkBytes, 4096));
       digests.add(digest);
     }

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { utf8 } from "../../../lib/core/bytes.js";
 import { isGptimgError } from "../../../lib/core/errors.js";
 import { BLOCK_SIZE_BYTES, NULL_BLOCK_ADDRESS } from "../../../lib/formats/erofs/layout.js";
-import { planErofs } from "../../../lib/formats/erofs/plan.js";
+import { DATA_START_BLOCK, planErofs } from "../../../lib/formats/erofs/plan.js";
 import { writeErofs } from "../../../lib/formats/erofs/write.js";
 import { BytesSource } from "../../../lib/io/source.js";
 import { MemorySink } from "../../../lib/io/stream.js";
@@ -29,7 +29,7 @@ describe("planErofs invariants", () => {
         expect(plan.inodes.length).toBe(countLinks(tree).size);
         expect(plan.inodes[0]!.node).toBe(tree);
         const recordBytes = (inode: (typeof plan.inodes)[number]): number => (inode.extended ? 64 : 32) + inode.xattrBodyBytes + inode.tailBytes;
-        let metaCursor = 1024 + 128;
+        let metaCursor = plan.metaBlockAddress * BLOCK_SIZE_BYTES + 32;
         for (const inode of [...plan.inodes].sort((left, right) => left.offsetBytes - right.offsetBytes)) {
           expect(inode.offsetBytes % 32).toBe(0);
           expect(inode.offsetBytes).toBeGreaterThanOrEqual(metaCursor);
@@ -37,7 +37,7 @@ describe("planErofs invariants", () => {
           metaCursor = inode.offsetBytes + recordBytes(inode);
         }
         expect(metaCursor).toBeLessThanOrEqual(plan.metaEndBytes);
-        let dataBlock = plan.dataStartBytes / BLOCK_SIZE_BYTES;
+        let dataBlock = DATA_START_BLOCK;
         for (const inode of plan.inodes) {
           expect(inode.tailBytes === 0 || inode.tailBytes === inode.sizeBytes % BLOCK_SIZE_BYTES).toBe(true);
           expect(inode.dataBlocks * BLOCK_SIZE_BYTES + inode.tailBytes).toBeGreaterThanOrEqual(inode.sizeBytes);
@@ -49,7 +49,8 @@ describe("planErofs invariants", () => {
           const needsExtended = meta.uid > 0xffff || meta.gid > 0xffff || meta.mtime !== EPOCH || inode.nlink > 0xffff || inode.sizeBytes >= 2 ** 32;
           expect(inode.extended).toBe(needsExtended);
         }
-        expect(dataBlock).toBe(plan.blocks);
+        expect(dataBlock).toBe(plan.metaBlockAddress);
+        expect(plan.rootNid).toBeGreaterThan(0);
         const sink = new MemorySink();
         await writeErofs(plan, sink);
         expect(sink.position).toBe(plan.sizeBytes);
