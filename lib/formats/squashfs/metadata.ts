@@ -77,10 +77,3 @@ export class MetadataWriter {
     this.pendingBytes = 0;
   }
 }
-
-/** Total length of a list of byte arrays. */
-export function totalLength(parts: readonly Uint8Array[]): number {
-  let total = 0;
-  for (const part of parts) total += part.length;
-  return total;
-}
