@@ -14,6 +14,7 @@ import type { PartitionDefinition } from "../plan/definition.js";
 import { definitionIdentities, planLayout, type ExistingTable, type Layout, type PlannedPartition } from "../plan/layout.js";
 import { isReadOnlyFormat, needsPopulate } from "../plan/definition.js";
 import { alignUp } from "../core/int.js";
+import { formatSize } from "../core/size.js";
 import { planVerity } from "../formats/verity/plan.js";
 import type { SigningKey } from "../formats/verity/signature.js";
 import { checkVeritySiblings } from "../plan/validate.js";
@@ -45,6 +46,8 @@ export interface ComposeRequest {
   readonly sourceDateEpoch: number | undefined;
   readonly concurrency: number;
   readonly signingKey: SigningKey | undefined;
+  /** Sign later: ready signature partitions by lowercase hex root hash (repart v258 --join-signature=). */
+  readonly joinedSignatures?: ReadonlyMap<string, Uint8Array>;
   /**
    * Size partitions whose content size is known (read-only filesystems, CopyBlocks=, verity)
    * exactly to their content unless sizes are given (the spec's default; repart needs
@@ -86,6 +89,10 @@ export async function compose(request: ComposeRequest): Promise<ComposeResult> {
         ? await bootEspContent(definition, needsPopulate(definition) ? await partitionTree(definition, contentContext) : undefined, identities.get(index)!, request.boot, contentContext, verityPlaceholders(request.definitions))
         : await definitionContent(definition, identities.get(index)!, contentContext);
       if (content) contents.set(definition, content);
+      const needed = content?.minimumBytes;
+      if (needed !== undefined && definition.sizeMaxBytes !== undefined && alignUp(needed, grainBytes) > definition.sizeMaxBytes) {
+        fail(ErrorCode.Size, `${definition.source}: the content needs ${formatSize(needed)} (${alignUp(needed, grainBytes)} bytes) but SizeMaxBytes= is ${formatSize(definition.sizeMaxBytes)}`, `raise SizeMaxBytes= to at least ${alignUp(needed, grainBytes)} or drop it`);
+      }
     }
     const definitions = request.fitContent ? fitToContent(request.definitions, contents, grainBytes, filesystemSectorSize) : request.definitions;
     const contentSizes = new Map<number, number>();
@@ -110,6 +117,7 @@ export async function compose(request: ComposeRequest): Promise<ComposeResult> {
         verityUuid: layout.verityUuid,
         concurrency: request.concurrency,
         signingKey: request.signingKey,
+        ...(request.joinedSignatures ? { joinedSignatures: request.joinedSignatures } : {}),
         zeroFill: !probe.fresh,
         progress: request.progress,
       });

@@ -63,6 +63,9 @@ export function checkDefinition(definition: PartitionDefinition, options: Defini
   if ((definition.verity === "hash" || definition.verity === "signature") && (copyBlocks || format !== undefined || populate)) {
     refuse(`CopyBlocks=/CopyFiles=/Format=/MakeDirectories= cannot be used with Verity=${definition.verity}`, "the verity partition's content is computed from its data partition");
   }
+  if (definition.verity === "data" && format !== undefined && !isReadOnlyFormat(format)) {
+    refuse(`Verity=data on a writable ${format} filesystem`, "dm-verity protects read-only data: use squashfs or erofs, or CopyBlocks= a read-only image");
+  }
   if (definition.verity === "signature" && !options.hasPrivateKey) refuse("verity signature partition requested but no private key provided (--private-key=)", "pass --private-key=KEY.pem and --certificate=CERT.pem");
   if (definition.verity === "signature" && !options.hasCertificate) refuse("verity signature partition requested but no PEM certificate provided (--certificate=)", "pass --certificate=CERT.pem");
   if (definition.verity === "signature" && (definition.sizeMinBytes !== undefined || definition.sizeMaxBytes !== undefined)) {

@@ -84,6 +84,29 @@ describe("compose: bad specs", () => {
     expectOneLineError(result, "partitions[2]", "no private key");
     expectNoOutput(result.directory);
   });
+  it("verity on a writable filesystem", () => {
+    const result = composeWith({ partitions: [{ type: "root", format: "vfat", makeDirectories: ["x"], verity: "data", verityMatchKey: "r" }, { type: "root-verity", verity: "hash", verityMatchKey: "r" }] });
+    expectOneLineError(result, "partitions[0]", "writable vfat", "squashfs or erofs");
+    expectNoOutput(result.directory);
+  });
+  it("a boot section whose kernel is missing", () => {
+    const result = composeWith({ boot: { systemdBoot: "sd-boot.efi", uki: { stub: "stub.efi", kernel: "vmlinuz", osRelease: { text: "ID=x\n" } } }, partitions: [{ type: "esp", format: "vfat" }] });
+    expectOneLineError(result, "boot.uki.stub", "cannot read");
+    expectNoOutput(result.directory);
+  });
+  it("a boot section without an ESP", () => {
+    const result = composeWith({ boot: { systemdBoot: "sd-boot.efi", uki: { stub: "stub.efi", kernel: "vmlinuz", osRelease: { text: "ID=x\n" } } }, partitions: [{ type: "linux-generic" }] });
+    expectOneLineError(result, "boot.esp", "no partition of type esp");
+  });
+  it("an ESP tree too big for its fixed size says how much is needed", () => {
+    const directory = join(work, `case-${counter++}`);
+    mkdirSync(join(directory, "esp"), { recursive: true });
+    writeFileSync(join(directory, "esp", "big.bin"), new Uint8Array(3 * 1024 * 1024));
+    writeFileSync(join(directory, "spec.json"), JSON.stringify({ partitions: [{ type: "linux-generic", format: "vfat", copyFiles: ["esp:/"], sizeMinBytes: "34M", sizeMaxBytes: "34M" }, { type: "esp", format: "vfat", copyFiles: ["esp:/"], sizeMaxBytes: "2M" }] }));
+    const result = gptimg(["compose", join(directory, "spec.json"), "-o", join(directory, "out.raw")]);
+    expectOneLineError(result, "partitions[1]", "the content needs", "raise SizeMaxBytes= to at least");
+    expect(readdirSync(directory).sort()).toEqual(["esp", "spec.json"]);
+  });
   it("a missing CopyBlocks= file", () => {
     const result = composeWith({ partitions: [{ type: "linux-generic", copyBlocks: "does-not-exist.img" }] });
     expectOneLineError(result, "does-not-exist.img", "check the path");
