@@ -11,6 +11,7 @@ import { alignUp, isPow2 } from "../../core/int.js";
 import { isCodecId, loadCodec, resolveLevel, type Codec, type CodecId } from "../../compress/codec.js";
 import { CompressionPool } from "../../compress/pool.js";
 import { writeAtomically, type BlockSink } from "../../io/sink.js";
+import { BytesSource, sourceChunks, type ByteSource } from "../../io/source.js";
 import type { DirNode, TreeNode } from "../../tree/tree.js";
 import { DataWriter, type FileData } from "./data.js";
 import { writeInodeTables } from "./inodes.js";
@@ -78,6 +79,42 @@ async function resolveSettings(options: SquashfsOptions): Promise<Settings> {
 }
 
 /**
+ * Reads the next few small files (up to one block each) while earlier ones are processed, so
+ * the many open/read/close round trips of a real tree overlap instead of leaving the
+ * compression workers idle. Order of processing is unchanged; at most PREFETCH_FILES small
+ * files (each ≤ one block) are held.
+ */
+class SmallFilePrefetch {
+  private static readonly PREFETCH_FILES = 64;
+  private readonly pending = new Map<number, Promise<Uint8Array>>();
+  private scheduledUpTo = 0;
+
+  constructor(private readonly contents: readonly ByteSource[], private readonly blockSize: number, private readonly readChunkBytes: number) {}
+
+  async take(index: number): Promise<ByteSource> {
+    const limit = Math.min(this.contents.length, index + SmallFilePrefetch.PREFETCH_FILES);
+    for (; this.scheduledUpTo < limit; this.scheduledUpTo++) {
+      const content = this.contents[this.scheduledUpTo]!;
+      if (content.size === 0 || content.size > this.blockSize) continue;
+      const read = readWhole(content, this.readChunkBytes);
+      // Failures surface when the file's turn comes; this keeps an abandoned one quiet.
+      read.catch(() => undefined);
+      this.pending.set(this.scheduledUpTo, read);
+    }
+    const read = this.pending.get(index);
+    if (!read) return this.contents[index]!;
+    this.pending.delete(index);
+    return new BytesSource(await read, this.contents[index]!.description);
+  }
+}
+
+async function readWhole(content: ByteSource, readChunkBytes: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of sourceChunks(content, readChunkBytes)) parts.push(chunk);
+  return parts.length === 1 ? parts[0]! : concatBytes(parts);
+}
+
+/**
  * Writes the image to `out` at `baseOffset`: everything after the superblock in increasing
  * offsets, the 96-byte superblock last. Returns sizes known only after writing.
  */
@@ -96,7 +133,12 @@ export async function writeSquashfs(tree: DirNode, options: SquashfsOptions, out
     compress: pool ? (block) => pool.compress(block) : undefined,
   });
   try {
-    for (const file of plan.files) fileData.set(file.node, await data.addFile(file.node.content, file.node.size, file.sizeShared, file.path || "/"));
+    const prefetch = new SmallFilePrefetch(plan.files.map((file) => file.node.content), blockSize, settings.readChunkBytes);
+    for (let index = 0; index < plan.files.length; index++) {
+      const file = plan.files[index]!;
+      const content = await prefetch.take(index);
+      fileData.set(file.node, await data.addFile(content, file.node.size, file.sizeShared, file.path || "/"));
+    }
     await data.finish();
   } finally {
     await pool?.close();
