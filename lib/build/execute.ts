@@ -4,7 +4,9 @@
  * partitions, then signature partitions. Verity data/hash partitions without an explicit
  * UUID take theirs from the root hash (DPS: first and last 128 bits).
  */
+import { concatBytes, toHex } from "../core/bytes.js";
 import { ErrorCode, fail } from "../core/errors.js";
+import { guidToBytes } from "../core/guid.js";
 import { formatSize } from "../core/size.js";
 import { VerityHasher, type VerityResult } from "../formats/verity/build.js";
 import { verityPartitionUuids } from "../formats/verity/ids.js";
@@ -20,6 +22,11 @@ export interface ExecuteOptions {
   readonly verityUuid: string;
   readonly concurrency: number;
   readonly signingKey: SigningKey | undefined;
+  /**
+   * Sign later (repart v258 --join-signature=): ready signature partitions by lowercase hex
+   * root hash, used instead of signing with `signingKey`.
+   */
+  readonly joinedSignatures?: ReadonlyMap<string, Uint8Array>;
   /** Existing images may hold old bytes where new partitions go: write their zeros too. */
   readonly zeroFill: boolean;
   readonly progress?: (doneBytes: number, totalBytes: number) => void;
@@ -104,11 +111,13 @@ export async function writePartitions(layout: Layout, sink: BlockSink, options: 
   }
 
   for (const partition of verityOf("signature")) {
-    const outcome = outcomes.find((candidate) => candidate.signature === partition);
-    if (!outcome) fail(ErrorCode.Verity, `${partition.definition!.source}: no verity hash partition with VerityMatchKey=${partition.definition!.verityMatchKey} is being written`, "add Verity=data and Verity=hash partitions with the same key");
-    if (!options.signingKey) fail(ErrorCode.Signing, `${partition.definition!.source}: a verity signature partition needs a private key and certificate`, "pass --private-key= and --certificate=");
+    const matchKey = partition.definition!.verityMatchKey;
+    const rootHash = outcomes.find((candidate) => candidate.signature === partition)?.rootHash ?? existingRootHash(layout, matchKey);
+    if (!rootHash) fail(ErrorCode.Verity, `${partition.definition!.source}: no verity hash partition with VerityMatchKey=${matchKey} is being written`, "add Verity=data and Verity=hash partitions with the same key");
+    const joined = options.joinedSignatures?.get(toHex(rootHash));
+    if (!joined && !options.signingKey) fail(ErrorCode.Signing, `${partition.definition!.source}: a verity signature partition needs a private key and certificate`, "pass --private-key= and --certificate=, or defer it (--defer-partitions=) and join a signature later (--join-signature=)");
     if (partition.sizeBytes < VERITY_SIGNATURE_PARTITION_SIZE_BYTES) fail(ErrorCode.Verity, `${partition.definition!.source}: signature partition is ${partition.sizeBytes} bytes`, "it must be 16 KiB");
-    await window(sink, partition).write(veritySignaturePartition(outcome.rootHash, options.signingKey));
+    await window(sink, partition).write(joined ?? veritySignaturePartition(rootHash, options.signingKey!));
   }
 
   // Contents that embed root hashes (the ESP with its UKI) come last.
@@ -127,4 +136,16 @@ export async function writePartitions(layout: Layout, sink: BlockSink, options: 
 export function verityDesignator(data: PlannedPartition): "root" | "usr" | undefined {
   const designator = data.type.designator;
   return designator === "root" || designator === "usr" ? designator : undefined;
+}
+
+/**
+ * Sign later on an image whose data and hash partitions already exist (repart v258
+ * `partition_format_verity_sig`, `iovec_roothash_from_uuid_pair`): their PARTUUIDs are the
+ * root hash's first and last 128 bits (DPS), so together they are the sha256 root hash.
+ */
+function existingRootHash(layout: Layout, matchKey: string | undefined): Uint8Array | undefined {
+  const existing = (mode: string): PlannedPartition | undefined => layout.partitions.find((partition) => partition.exists && partition.definition?.verity === mode && partition.definition.verityMatchKey === matchKey);
+  const data = existing("data");
+  const hash = existing("hash");
+  return data && hash ? concatBytes([guidToBytes(data.uuid), guidToBytes(hash.uuid)]) : undefined;
 }

@@ -7,14 +7,14 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { compose, type EmptyMode } from "../build/compose.js";
 import { ErrorCode, fail } from "../core/errors.js";
-import { overrideArchitecture } from "../formats/gpt/types.js";
+import { describePartitionType, overrideArchitecture } from "../formats/gpt/types.js";
 import { readDefinitions, type Warning } from "../input/repartd.js";
 import { parseWorkers, parseArchitecture, parseBoolean, parseImageSize, parseSectorSize, parseSeed, parseTypeList } from "./options.js";
 import { partitionReports, renderTable } from "./report.js";
 import { loadSigningKey, progressBar, sourceDateEpoch } from "./environment.js";
 import { readCertificate } from "./verify.js";
 import { toHex } from "../core/bytes.js";
-import { joinVeritySignature, parseJoinSignature } from "../verify/join.js";
+import { joinedSignaturePartition, joinVeritySignature, parseJoinSignature } from "../verify/join.js";
 
 interface RepartFlags {
   definitions?: string[];
@@ -69,25 +69,44 @@ Examples:
   gptimg repart --definitions=repart.d --split=yes --empty=create --size=auto out/image.raw
   gptimg repart --join-signature=$(cat roothash):roothash.p7s --certificate=verity.crt disk.raw`)
     .action(async (image: string, flags: RepartFlags) => {
-      if (flags.joinSignature) await runJoin(image, flags.joinSignature, flags);
+      if (flags.joinSignature && flags.definitions === undefined) await runJoin(image, flags.joinSignature, flags);
       else await runRepart(image, flags);
     });
 }
 
 /**
- * --join-signature: as repart v258 it needs --certificate= (the signer must be it). gptimg
- * joins into the signature partition already in the image, so no definitions are involved.
+ * --join-signature= without --definitions=: join into the verity signature partition the image
+ * already has (found by the rootHash its JSON names, or empty and next to the data/hash pair
+ * whose PARTUUIDs make up the root hash), in place.
  */
 async function runJoin(image: string, joins: readonly string[], flags: RepartFlags): Promise<void> {
-  if (flags.definitions !== undefined) fail(ErrorCode.Usage, "--join-signature= with --definitions= is not supported: gptimg joins into the image's existing signature partition", "run gptimg repart IMAGE --join-signature=… --certificate=… without --definitions=");
-  if (flags.certificate === undefined) fail(ErrorCode.Usage, "--join-signature= given without --certificate=", "pass the certificate the signature was made with, --certificate=CERT.pem");
-  const certificatePem = readCertificate(flags.certificate);
-  const requests = joins.map((text) => parseJoinSignature(text));
+  const certificatePem = joinCertificate(flags);
   const concurrency = parseWorkers(flags.workers, "--workers");
-  for (const request of requests) {
+  for (const request of joins.map((text) => parseJoinSignature(text))) {
     const result = await joinVeritySignature(resolve(image), toHex(request.rootHash), request.signature, { certificatePem, concurrency });
     process.stdout.write(`${image}: joined signature for root hash ${result.rootHash} into partition ${result.partitionIndex}\n`);
   }
+}
+
+/** As repart v258: a joined signature needs --certificate= (its signer must be that certificate). */
+function joinCertificate(flags: RepartFlags): string {
+  if (flags.certificate === undefined) fail(ErrorCode.Usage, "--join-signature= given without --certificate=", "pass the certificate the signature was made with, --certificate=CERT.pem");
+  return readCertificate(flags.certificate);
+}
+
+/**
+ * --join-signature= with --definitions= (repart v258's second pass after
+ * --defer-partitions=root-verity-sig): the signature partitions created now take these
+ * signatures, checked up front, by root hash.
+ */
+function joinedSignatures(flags: RepartFlags): Map<string, Uint8Array> | undefined {
+  if (!flags.joinSignature) return undefined;
+  const certificatePem = joinCertificate(flags);
+  const joined = new Map<string, Uint8Array>();
+  for (const request of flags.joinSignature.map((text) => parseJoinSignature(text))) {
+    joined.set(toHex(request.rootHash), joinedSignaturePartition(request.rootHash, request.signature, certificatePem));
+  }
+  return joined;
 }
 
 async function runRepart(image: string, flags: RepartFlags): Promise<void> {
@@ -102,14 +121,18 @@ async function runRepart(image: string, flags: RepartFlags): Promise<void> {
   const json = flags.json ?? "off";
   if (!["pretty", "short", "off"].includes(json)) fail(ErrorCode.Usage, `--json=${json}: unknown mode`, "use pretty, short or off");
 
+  const joined = joinedSignatures(flags);
+  // repart v258 wants a key only when it signs: a deferred signature partition, or one that
+  // takes a joined signature, needs none now (execute refuses any other without a key).
+  const signsLater = joined !== undefined || [...deferred].some((uuid) => describePartitionType(uuid).designator?.endsWith("-verity-sig") === true);
   const warnings: Warning[] = [];
   // Without --definitions= repart reads the host's /etc/repart.d etc.; gptimg never reads host
   // configuration, so no definitions means an empty partition table.
   const definitions = readDefinitions([...new Set((flags.definitions ?? []).filter((directory) => directory !== ""))], {
     architecture,
     specifiers: { architecture },
-    hasPrivateKey: flags.privateKey !== undefined,
-    hasCertificate: flags.certificate !== undefined,
+    hasPrivateKey: flags.privateKey !== undefined || signsLater,
+    hasCertificate: flags.certificate !== undefined || signsLater,
   }, warnings)
     .map((definition) => (architectureOverride ? { ...definition, type: overrideArchitecture(definition.type, architecture) } : definition))
     .filter((definition) => (include ? include.has(definition.type.uuid) : exclude ? !exclude.has(definition.type.uuid) : true));
@@ -131,7 +154,8 @@ async function runRepart(image: string, flags: RepartFlags): Promise<void> {
     split: parseBoolean(flags.split, "--split", false),
     sourceDateEpoch: sourceDateEpoch(process.env),
     concurrency: parseWorkers(flags.workers, "--workers"),
-    signingKey: loadSigningKey(flags.privateKey, flags.certificate, "--private-key", "--certificate"),
+    signingKey: flags.privateKey === undefined && joined !== undefined ? undefined : loadSigningKey(flags.privateKey, flags.certificate, "--private-key", "--certificate"),
+    ...(joined ? { joinedSignatures: joined } : {}),
     fitContent: false,
     repartAttributeQuirk: true,
     progress: progress.update,

@@ -83,10 +83,7 @@ export async function joinVeritySignature(imagePath: string, rootHashHex: string
   const target = await findSignaturePartition(activeOf(partitions, "signature").filter((partition) => partition.family === data.family), hex, source);
   if (target.sizeBytes < VERITY_SIGNATURE_PARTITION_SIZE_BYTES) fail(ErrorCode.Verity, `${target.name}: ${target.sizeBytes} bytes, a verity signature partition needs ${VERITY_SIGNATURE_PARTITION_SIZE_BYTES}`, "recompose the image");
 
-  const trusted = options.certificatePem === undefined ? undefined : loadCertificates(options.certificatePem, "certificate")[0];
-  const untrusted = checkSignedData(signatureDer, ascii(hex), "signature", trusted);
-  if (untrusted !== undefined) fail(ErrorCode.Signing, `${untrusted} (root hash ${hex})`, "sign the lowercase hex root hash without a newline: openssl smime -sign -binary -noattr -outform DER");
-  const json = joinSignature(rootHash, signatureDer);
+  const json = joinedSignaturePartition(rootHash, signatureDer, options.certificatePem);
   // repart pads the JSON with NULs to the whole partition (strgrowpad0 to new_size).
   const bytes = new Uint8Array(target.sizeBytes);
   bytes.set(json, 0);
@@ -98,6 +95,19 @@ export async function joinVeritySignature(imagePath: string, rootHashHex: string
     await handle.close();
   }
   return { partitionIndex: target.index, rootHash: hex };
+}
+
+/**
+ * The 16 KiB signature partition for a root hash and an externally made signature, after
+ * checking that it verifies over the root hash and, with a certificate, that it is the signer.
+ * Byte-identical to signing at compose time with the same key (PKCS#7 RSA/ECDSA as repart).
+ */
+export function joinedSignaturePartition(rootHash: Uint8Array, signatureDer: Uint8Array, certificatePem?: string): Uint8Array {
+  const hex = toHex(rootHash);
+  const trusted = certificatePem === undefined ? undefined : loadCertificates(certificatePem, "certificate")[0];
+  const untrusted = checkSignedData(signatureDer, ascii(hex), "signature", trusted);
+  if (untrusted !== undefined) fail(ErrorCode.Signing, `${untrusted} (root hash ${hex})`, "sign the lowercase hex root hash without a newline: openssl smime -sign -binary -noattr -outform DER");
+  return joinSignature(rootHash, signatureDer);
 }
 
 async function imageSize(path: string): Promise<number> {
