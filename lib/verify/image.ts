@@ -11,10 +11,12 @@ import { parseSignedData } from "../crypto/cms-verify.js";
 import { certificateFingerprint } from "../crypto/x509.js";
 import { readGpt } from "../formats/gpt/decode.js";
 import { checkVeritySignaturePartition, parseVeritySignature } from "../formats/verity/signature.js";
+import { DIGEST_SIZE_BYTES, SUPERBLOCK_SIZE_BYTES } from "../formats/verity/plan.js";
+import { decodeSuperblock } from "../formats/verity/superblock.js";
 import { verifyVerity } from "../formats/verity/verify.js";
 import { FileSliceSource } from "../io/source.js";
 import { checkDpsRules } from "./dps.js";
-import { pairVerityPartitions, type VerityTriple } from "./pairs.js";
+import { pairVerityPartitions, topDigest, uuidHex, type VerityTriple } from "./pairs.js";
 import { describePartitions, type ImagePartition } from "./partitions.js";
 import type { ImageVerification, VerifyFinding, VerifyOptions, VerityPairReport } from "./types.js";
 
@@ -91,17 +93,17 @@ async function checkTriple(
       }
     }
   }
-  const uuidsAreWholeHash = fromSignature === undefined || fromSignature.length === fromUuids.length;
-  if (fromSignature !== undefined && uuidsAreWholeHash && toHex(fromSignature) !== toHex(fromUuids)) {
-    findings.push({ severity: "error", area: "signature", message: `${signature!.name}: rootHash ${toHex(fromSignature)} disagrees with the PARTUUIDs of ${data.name} and ${hash.name} (${toHex(fromUuids)})` });
+  // sha256: the PARTUUIDs are the whole root hash. Other digests (sha1, sha512 trees copied in
+  // with CopyBlocks=) only start and end with them; then the signature or the top hash block
+  // names the root hash, and it must agree with the PARTUUIDs.
+  const digestBytes = await superblockDigestBytes(open(hash));
+  const topHash = fromSignature === undefined && digestBytes !== undefined && digestBytes !== fromUuids.length ? await topDigest(open(hash)) : undefined;
+  const named = fromSignature ?? topHash;
+  if (named !== undefined && !agreesWithUuids(named, data, hash)) {
+    const what = fromSignature !== undefined ? `${signature!.name}: rootHash` : `${hash.name}: top hash block digest`;
+    findings.push({ severity: "error", area: fromSignature !== undefined ? "signature" : "verity", message: `${what} ${toHex(named)} disagrees with the PARTUUIDs of ${data.name} and ${hash.name} (${toHex(fromUuids)})` });
   }
-  if (fromSignature !== undefined && !uuidsAreWholeHash) {
-    const hex = toHex(fromSignature);
-    if (!hex.startsWith(toHex(fromUuids.subarray(0, 16))) || !hex.endsWith(toHex(fromUuids.subarray(16)))) {
-      findings.push({ severity: "error", area: "signature", message: `${signature!.name}: rootHash ${hex} does not start and end with the PARTUUIDs of ${data.name} and ${hash.name}` });
-    }
-  }
-  const rootHash = uuidsAreWholeHash ? fromUuids : fromSignature!;
+  const rootHash = named !== undefined && named.length !== fromUuids.length ? named : fromUuids;
   const result = await verifyVerity(open(data), open(hash), rootHash, { concurrency: options.concurrency });
   for (const finding of result.findings) findings.push({ severity: "error", area: "verity", message: finding.message });
   if (result.superblock && result.superblock.dataBlocks * result.superblock.dataBlockSize < data.sizeBytes) {
@@ -121,6 +123,18 @@ async function checkTriple(
     rootHash: toHex(rootHash),
     ok: after === before,
   };
+}
+
+/** DPS: the data PARTUUID is the root hash's first 128 bits, the hash PARTUUID its last 128 bits. */
+function agreesWithUuids(rootHash: Uint8Array, data: ImagePartition, hash: ImagePartition): boolean {
+  const hex = toHex(rootHash);
+  return hex.startsWith(uuidHex(data.entry.uuid)) && hex.endsWith(uuidHex(hash.entry.uuid));
+}
+
+async function superblockDigestBytes(hash: FileSliceSource): Promise<number | undefined> {
+  if (hash.size < SUPERBLOCK_SIZE_BYTES) return undefined;
+  const superblock = decodeSuperblock(await hash.read(0, SUPERBLOCK_SIZE_BYTES));
+  return typeof superblock === "string" ? undefined : DIGEST_SIZE_BYTES[superblock.algorithm];
 }
 
 /** The JSON's certificateFingerprint, when present, must be the SHA-256 of the embedded signer's certificate. */
