@@ -1,4 +1,7 @@
-/** SplitName= specifiers (repart v252+): %t type identifier, %T type UUID, %U partition UUID, %n partition number. */
+/**
+ * SplitName= specifiers (repart v252+): %t type identifier, %T type UUID, %U partition UUID
+ * (both as 32 hex digits, no dashes, as systemd's %-id128 specifiers), %n partition number.
+ */
 import { ErrorCode, fail } from "../core/errors.js";
 import type { PlannedPartition } from "../plan/layout.js";
 
@@ -14,8 +17,8 @@ export function resolveSplitName(template: string, partition: PlannedPartition, 
     switch (specifier) {
       case "%": out += "%"; break;
       case "t": out += partition.type.name ?? partition.type.uuid; break;
-      case "T": out += partition.type.uuid; break;
-      case "U": out += finalUuid; break;
+      case "T": out += partition.type.uuid.replaceAll("-", ""); break;
+      case "U": out += finalUuid.replaceAll("-", ""); break;
       case "n": out += String(partition.slot); break;
       default: fail(ErrorCode.Definitions, `${partition.definition?.source}: unknown specifier "%${specifier ?? ""}" in SplitName=${template}`, "use %t, %T, %U or %n");
     }
