@@ -18,10 +18,6 @@ export function getU64LE(source: DataView, offset: number): number {
   return Number.isSafeInteger(value) ? value : Number.NaN;
 }
 
-export function getBigU64LE(source: DataView, offset: number): bigint {
-  return source.getBigUint64(offset, true);
-}
-
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 

@@ -5,7 +5,7 @@
  * the last two as written. Everything else in systemd (HMAC messages, verity superblock,
  * root-hash halves) uses plain string ("RFC") byte order.
  */
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac } from "node:crypto";
 import { fromHex, toHex } from "./bytes.js";
 
 const GUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -75,8 +75,4 @@ export function hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array {
  */
 export function deriveGuid(key: Uint8Array, message: Uint8Array): string {
   return guidFromBytes(markV4(hmacSha256(key, message)));
-}
-
-export function randomGuid(): string {
-  return guidFromBytes(markV4(randomBytes(16)));
 }

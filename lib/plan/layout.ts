@@ -14,7 +14,7 @@ import { Allocator, AllocationError, type AllocationPartition } from "./allocate
 import { isReadOnlyFormat, type PartitionDefinition } from "./definition.js";
 import { defaultLabel, deriveDiskGuid, deriveFilesystemUuid, derivePartitionUuid, deriveVerityUuid, deriveVeritySalt } from "./ids.js";
 import { NULL_GUID } from "../core/guid.js";
-import { estimateVerityHashSize } from "./verity-size.js";
+import { repartVerityHashSizeBytes } from "../formats/verity/plan.js";
 
 export interface ExistingTable {
   readonly sectorSize: number;
@@ -282,7 +282,7 @@ function verityHashMinimums(candidates: readonly Candidate[], request: LayoutReq
     if (!data || data.sizeMaxBytes === undefined || definition.sizeMinBytes !== undefined) return;
     const dataBlock = definition.verityDataBlockSizeBytes ?? request.filesystemSectorSize;
     const hashBlock = definition.verityHashBlockSizeBytes ?? request.filesystemSectorSize;
-    const estimate = estimateVerityHashSize(data.sizeMaxBytes, hashBlock, dataBlock);
+    const estimate = repartVerityHashSizeBytes(data.sizeMaxBytes, hashBlock, dataBlock);
     if (definition.sizeMaxBytes === undefined || estimate <= definition.sizeMaxBytes) minimums.set(index, estimate);
   });
   return minimums;

@@ -36,10 +36,6 @@ export interface EncodedGpt {
   readonly backupOffsetBytes: number;
 }
 
-export function labelUtf16Units(label: string): number {
-  return label.length;
-}
-
 export function encodeLabel(label: string): Uint8Array {
   const out = new Uint8Array(LABEL_MAX_UTF16_UNITS * 2);
   const target = view(out);
