@@ -1,7 +1,7 @@
 /**
  * `gptimg verify` never crashes: damaged and truncated copies of a small signed image (usr
  * erofs + verity + verity-sig) each give exit 0 or 3, nothing on stderr, and exactly one JSON
- * document. Half the damage re-seals the GPT CRCs so the bad values reach the DPS, pairing,
+ * document (and every fifth also takes a joined signature, or refuses it in one line). Half the damage re-seals the GPT CRCs so the bad values reach the DPS, pairing,
  * verity and signature code instead of stopping at "CRC mismatch".
  */
 import { spawn } from "node:child_process";
@@ -71,9 +71,9 @@ function reseal(bytes: Uint8Array): void {
   header.setUint32(16, crc32(bytes.subarray(SECTOR, SECTOR + Math.max(headerSize, 92))), true);
 }
 
-function runVerify(image: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function runGptimg(args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [GPTIMG_BIN, "verify", image, "--json", "--workers", "1"]);
+    const child = spawn(process.execPath, [GPTIMG_BIN, ...args]);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -85,12 +85,18 @@ function runVerify(image: string): Promise<{ status: number | null; stdout: stri
 describe.skipIf(!oraclesAvailable("openssl"))("gptimg verify on damaged images", () => {
   let composed: Composed;
   let pristine: Uint8Array;
+  let certificatePath: string;
+  let joinArgument: string;
 
   beforeAll(() => {
     const keys = makeKeyPairs(work);
     writeUsrTree(join(work, "usrtree"));
     composed = compose(writeUsrSpec(work, keys.rsa), join(work, "usr.raw"));
     pristine = readFileSync(composed.image);
+    certificatePath = keys.rsa.certificatePath;
+    const signaturePartition = composed.partitions[2]!;
+    const json = Buffer.from(pristine.subarray(signaturePartition.offset, signaturePartition.offset + signaturePartition.size));
+    joinArgument = `--join-signature=${composed.rootHash}:base64:${(JSON.parse(json.subarray(0, json.indexOf(0)).toString("utf8")) as { signature: string }).signature}`;
   }, 60_000);
 
   it(`never crashes: ${RUNS} damaged or truncated copies give exit 0 or 3 and one JSON document`, async () => {
@@ -99,9 +105,15 @@ describe.skipIf(!oraclesAvailable("openssl"))("gptimg verify on damaged images",
     const runCase = async (index: number): Promise<void> => {
       const image = join(work, `case-${index}.raw`);
       writeFileSync(image, damage(pristine, composed, cases[index]!));
-      const result = await runVerify(image);
-      rmSync(image);
+      const result = await runGptimg(["verify", image, "--json", "--workers", "1"]);
       const context = `case ${index}: ${JSON.stringify(cases[index])}`;
+      // Every fifth copy also gets a signature joined: it is written (exit 0) or refused in one line (exit 1).
+      if (index % 5 === 0) {
+        const joined = await runGptimg(["repart", image, joinArgument, `--certificate=${certificatePath}`, "--workers", "1"]);
+        expect([0, 1], `${context} join exit ${joined.status}: ${joined.stderr}`).toContain(joined.status);
+        if (joined.status === 1) expect(joined.stderr, context).toMatch(/^gptimg: error: [^\n]*\n$/);
+      }
+      rmSync(image);
       expect(result.stderr, context).toBe("");
       expect([0, 3], `${context} exit ${result.status}`).toContain(result.status);
       const report = JSON.parse(result.stdout) as { findings: Array<{ severity: string; area: string; message: string }>; verity: unknown[] };
