@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSquashfsFile, type SquashfsResult } from "../../../lib/formats/squashfs/write.js";
 import { treeFromDirectory } from "../../../lib/tree/from-dir.js";
+import { treeFromTar } from "../../../lib/tree/from-tar.js";
 import type { DirNode } from "../../../lib/tree/tree.js";
 import { oraclesAvailable, runOk } from "../../support/oracles.js";
 import { createSquashfsEdgeTree, EDGE_BLOCK_BYTES } from "./support/edge-tree.js";
@@ -23,10 +24,11 @@ describe.skipIf(!available)("squashfs edge tree against unsquashfs and the kerne
   let scratch: string;
   let tree: DirNode;
   let expected: string[];
+  let source: string;
 
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), "gptimg-sqfs-edge-"));
-    const source = join(scratch, "source");
+    source = join(scratch, "source");
     mkdirSync(source);
     createSquashfsEdgeTree(source);
     tree = await treeFromDirectory(source, { sourceDateEpoch: SOURCE_DATE_EPOCH });
@@ -72,4 +74,15 @@ describe.skipIf(!available)("squashfs edge tree against unsquashfs and the kerne
       });
     });
   }
+
+  it("from a GNU tar of the same directory (--xattrs --numeric-owner): the kernel shows the tar's tree", async () => {
+    const archive = join(scratch, "edge.tar");
+    runOk("tar", ["--xattrs", "--xattrs-include=*", "--numeric-owner", "-C", source, "-cf", archive, "."]);
+    const tarTree = await treeFromTar(archive, { scratchDirectory: scratch, sourceDateEpoch: SOURCE_DATE_EPOCH });
+    const image = join(scratch, "edge-from-tar.sqfs");
+    await buildSquashfsFile(tarTree, { compression: "gzip", blockSize: EDGE_BLOCK_BYTES, concurrency: 2, sourceDateEpoch: SOURCE_DATE_EPOCH }, image);
+    const fromTar = await describeForSquashfs(tarTree);
+    expect(fromTar.length).toBeGreaterThan(3000);
+    expect(await describeKernelMount(image)).toEqual(fromTar);
+  });
 });
