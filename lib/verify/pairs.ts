@@ -75,16 +75,16 @@ export async function pairVerityPartitions(partitions: readonly ImagePartition[]
   triples.sort((left, right) => left.data.index - right.data.index);
 
   const unpairedSignature: ImagePartition[] = [];
-  const withSignatures = triples.map((triple) => ({ ...triple }));
+  const signatureOf = new Map<VerityTriple, ImagePartition>();
   for (const signature of signatures) {
-    const family = withSignatures.filter((triple) => triple.hash.family === signature.family && triple.signature === undefined);
+    const family = triples.filter((triple) => triple.hash.family === signature.family && !signatureOf.has(triple));
     const named = signatureHashes.get(signature);
     const match = family.find((triple) => named !== undefined && named.startsWith(uuidHex(triple.data.entry.uuid)) && named.endsWith(uuidHex(triple.hash.entry.uuid)))
       ?? (family.length === 1 ? family[0] : undefined);
-    if (match) match.signature = signature;
+    if (match) signatureOf.set(match, signature);
     else unpairedSignature.push(signature);
   }
-  return { triples: withSignatures, unpairedHash, unpairedSignature };
+  return { triples: triples.map((triple) => ({ ...triple, signature: signatureOf.get(triple) })), unpairedHash, unpairedSignature };
 }
 
 export function uuidHex(uuid: string): string {

@@ -1,7 +1,8 @@
 /**
  * DPS rules and A/B pairing in `gptimg verify`: table-only rules on hand-made entry lists, and
  * images changed by sgdisk (the oracle edits the table: retyping, clearing the read-only bit)
- * or composed with two usr/usr-verity pairs of one architecture, which must pair by PARTUUID.
+ * or composed with two usr/usr-verity/usr-verity-sig triples of one architecture, which must
+ * pair by PARTUUID and by the rootHash each signature names.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import { ARCHITECTURE_TYPES } from "../../lib/formats/gpt/dps-table.js";
 import { GPT_FLAG } from "../../lib/formats/gpt/types.js";
 import { checkDpsRules } from "../../lib/verify/dps.js";
 import { describePartitions } from "../../lib/verify/partitions.js";
+import { makeKeyPairs } from "../crypto/keys.js";
 import { gptimg } from "../support/cli.js";
 import { oraclesAvailable, runOk } from "../support/oracles.js";
 
@@ -62,8 +64,9 @@ describe("DPS rules", () => {
   });
 });
 
-describe.skipIf(!oraclesAvailable("sgdisk", "veritysetup"))("verify on images changed by sgdisk, and A/B pairs", () => {
-  it("pairs two usr/usr-verity pairs of one architecture by PARTUUID, whatever their order", () => {
+describe.skipIf(!oraclesAvailable("sgdisk", "openssl"))("verify on images changed by sgdisk, and A/B pairs", () => {
+  it("pairs two usr/usr-verity/usr-verity-sig triples of one architecture by PARTUUID and rootHash, whatever their order", () => {
+    const keys = makeKeyPairs(work);
     const definitions = join(work, "ab.d");
     mkdirSync(definitions, { recursive: true });
     for (const [slot, fill] of [["a", 1], ["b", 2]] as const) {
@@ -72,17 +75,21 @@ describe.skipIf(!oraclesAvailable("sgdisk", "veritysetup"))("verify on images ch
       // Hash partitions first and in the other order, so table order cannot pair them.
       writeFileSync(join(definitions, `1${slot === "a" ? 1 : 0}-verity-${slot}.conf`), `[Partition]\nType=usr-verity\nLabel=usr_${slot === "a" ? 1 : 2}_verity\nVerity=hash\nVerityMatchKey=${slot}\n`);
       writeFileSync(join(definitions, `2${slot === "a" ? 0 : 1}-usr-${slot}.conf`), `[Partition]\nType=usr\nLabel=usr_${slot === "a" ? 1 : 2}\nCopyBlocks=${data}\nVerity=data\nVerityMatchKey=${slot}\n`);
+      writeFileSync(join(definitions, `0${slot === "a" ? 1 : 0}-sig-${slot}.conf`), `[Partition]\nType=usr-verity-sig\nLabel=usr_${slot === "a" ? 1 : 2}_verity_sig\nVerity=signature\nVerityMatchKey=${slot}\n`);
     }
     const image = join(work, "ab.raw");
-    const created = gptimg(["repart", `--definitions=${definitions}`, "--empty=create", "--size=auto", image, "--json=short"]);
+    const created = gptimg(["repart", `--definitions=${definitions}`, "--empty=create", "--size=auto", `--private-key=${keys.rsa.keyPath}`, `--certificate=${keys.rsa.certificatePath}`, image, "--json=short"]);
     expect(created.stderr).toBe("");
     const table = JSON.parse(created.stdout) as Array<{ label: string; uuid: string; roothash?: string }>;
-    const result = gptimg(["verify", image, "--json"]);
+    const result = gptimg(["verify", image, "--json", `--certificate=${keys.rsa.certificatePath}`]);
     expect(result.status, result.stdout).toBe(0);
-    const report = JSON.parse(result.stdout) as { findings: unknown[]; verity: Array<{ dataIndex: number; hashIndex: number; rootHash: string; ok: boolean }> };
+    const report = JSON.parse(result.stdout) as { findings: unknown[]; verity: Array<{ dataIndex: number; hashIndex: number; signatureIndex?: number; rootHash: string; ok: boolean }> };
     expect(report.findings).toEqual([]);
     const byLabel = (label: string): number => table.findIndex((partition) => partition.label === label) + 1;
-    expect(report.verity.map((pair) => [pair.dataIndex, pair.hashIndex, pair.ok]).sort()).toEqual([[byLabel("usr_1"), byLabel("usr_1_verity"), true], [byLabel("usr_2"), byLabel("usr_2_verity"), true]].sort());
+    expect(report.verity.map((pair) => [pair.dataIndex, pair.hashIndex, pair.signatureIndex, pair.ok]).sort()).toEqual([
+      [byLabel("usr_1"), byLabel("usr_1_verity"), byLabel("usr_1_verity_sig"), true],
+      [byLabel("usr_2"), byLabel("usr_2_verity"), byLabel("usr_2_verity_sig"), true],
+    ].sort());
     for (const pair of report.verity) {
       expect(pair.rootHash).toBe(table[pair.dataIndex - 1]!.uuid.replaceAll("-", "") + table[pair.hashIndex - 1]!.uuid.replaceAll("-", ""));
     }
