@@ -1,7 +1,7 @@
 /** Pure encoder for the 96-byte superblock (squashfs_fs.h struct squashfs_super_block). */
 import { setU64LE, view } from "../../core/bytes.js";
 import { log2Exact } from "../../core/int.js";
-import { INVALID_BLOCK, SQUASHFS_MAGIC, SQUASHFS_MAJOR, SQUASHFS_MINOR, SUPERBLOCK, SUPERBLOCK_BYTES } from "./layout.js";
+import { INVALID_BLOCK, METADATA_UNCOMPRESSED_BIT, SQUASHFS_MAGIC, SQUASHFS_MAJOR, SQUASHFS_MINOR, SUPERBLOCK, SUPERBLOCK_BYTES } from "./layout.js";
 
 export interface SuperblockFields {
   readonly inodes: number;
@@ -58,5 +58,25 @@ export function encodeSuperblock(fields: SuperblockFields): Uint8Array {
   setOffset(data, "directory_table_start", fields.directoryTableStart);
   setOffset(data, "fragment_table_start", fields.fragmentTableStart);
   setOffset(data, "lookup_table_start", fields.lookupTableStart);
+  return bytes;
+}
+
+/**
+ * The compressor options block mksquashfs writes right after the superblock when a level is
+ * not the compressor's default (flag SQUASHFS_COMP_OPT): one metadata block stored raw
+ * (length | 0x8000), holding struct gzip_comp_opts { u32 compression_level; u16 window_size;
+ * u16 strategy } or struct zstd_comp_opts { u32 compression_level }. Readers only display it.
+ */
+export function encodeCompressorOptions(codec: "gzip" | "zstd", level: number): Uint8Array {
+  const payloadBytes = codec === "gzip" ? 8 : 4;
+  const bytes = new Uint8Array(2 + payloadBytes);
+  const data = view(bytes);
+  data.setUint16(0, payloadBytes | METADATA_UNCOMPRESSED_BIT, true);
+  data.setUint32(2, level, true);
+  if (codec === "gzip") {
+    // zlib window bits 15 (32 KiB) and no strategy bits: what every gzip block here uses.
+    data.setUint16(6, 15, true);
+    data.setUint16(8, 0, true);
+  }
   return bytes;
 }

@@ -21,7 +21,7 @@ import {
 } from "./layout.js";
 import { MetadataWriter } from "./metadata.js";
 import { planInodes } from "./plan.js";
-import { encodeSuperblock } from "./superblock.js";
+import { encodeCompressorOptions, encodeSuperblock } from "./superblock.js";
 import { encodeFragmentEntries, encodeLookupTable, encodeU32s, encodeU64s } from "./tables.js";
 import { XattrTableWriter } from "./xattr.js";
 
@@ -123,10 +123,12 @@ export async function writeSquashfs(tree: DirNode, options: SquashfsOptions, out
   const { codec, level, blockSize } = settings;
   const plan = planInodes(tree);
 
+  const compressorOptions = codec.id !== "none" && level !== codec.defaultLevel ? encodeCompressorOptions(codec.id, level) : undefined;
+  if (compressorOptions) await out.writeAt(baseOffset + SUPERBLOCK_BYTES, compressorOptions);
   const pool = codec.id === "none" ? undefined : new CompressionPool(codec.id, level, settings.concurrency);
   const fileData = new Map<TreeNode, FileData>();
   // Blocks in flight: enough to keep every worker busy while the main thread reads ahead.
-  const data = new DataWriter(out, baseOffset, SUPERBLOCK_BYTES, {
+  const data = new DataWriter(out, baseOffset, SUPERBLOCK_BYTES + (compressorOptions?.length ?? 0), {
     blockSize,
     readChunkBytes: settings.readChunkBytes,
     maxInFlight: 4 * settings.concurrency + 4,
@@ -195,7 +197,7 @@ export async function writeSquashfs(tree: DirNode, options: SquashfsOptions, out
     // "none" has no superblock id: every block is stored raw, under the gzip id (mksquashfs -noI -noD -noF -noX).
     compression: codec.id === "zstd" ? COMPRESSION_ID.zstd : COMPRESSION_ID.gzip,
     // mksquashfs sets NO_XATTR only for -no-xattrs; an image without xattrs just has no table.
-    flags: FLAG.duplicates | FLAG.exportable | uncompressed,
+    flags: FLAG.duplicates | FLAG.exportable | uncompressed | (compressorOptions ? FLAG.compressorOptions : 0),
     ids: plan.ids.length,
     rootInodeRef: tables.rootRef,
     bytesUsed,

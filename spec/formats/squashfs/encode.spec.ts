@@ -10,7 +10,7 @@ import { writeListing, type ListingEntry } from "../../../lib/formats/squashfs/d
 import { encodeLdirInode, encodeRegInode, encodeSymlinkInode } from "../../../lib/formats/squashfs/inode.js";
 import { INVALID_BLOCK, METADATA_BLOCK_BYTES } from "../../../lib/formats/squashfs/layout.js";
 import { MetadataWriter, packRef } from "../../../lib/formats/squashfs/metadata.js";
-import { encodeSuperblock } from "../../../lib/formats/squashfs/superblock.js";
+import { encodeCompressorOptions, encodeSuperblock } from "../../../lib/formats/squashfs/superblock.js";
 import { seededBytes } from "./support/synthetic-tree.js";
 
 const header = { type: 2, mode: 0o644, uidIndex: 0, gidIndex: 1, mtime: 0x5f5e1000, inodeNumber: 7 };
@@ -27,6 +27,12 @@ describe("squashfs encoders", () => {
       "3412000000000000" + "0010000000000000" + "f80f000000000000" + "ffffffffffffffff" +
       "000f000000000000" + "400f000000000000" + "800f000000000000" + "c00f000000000000",
     );
+  });
+
+  it("compressor options blocks match mksquashfs 4.5 -Xcompression-level output", () => {
+    // Bytes 96.. of `mksquashfs d i -comp gzip -Xcompression-level 6` and `-comp zstd -Xcompression-level 3`.
+    expect(toHex(encodeCompressorOptions("gzip", 6))).toBe("0880" + "06000000" + "0f00" + "0000");
+    expect(toHex(encodeCompressorOptions("zstd", 3))).toBe("0480" + "03000000");
   });
 
   it("regular file inode with a raw and a sparse block", () => {
