@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { isAllZero } from "../../core/bytes.js";
 import { ErrorCode, fail } from "../../core/errors.js";
 import type { CompressReply } from "../../compress/pool.js";
-import { BytesSource, sourceChunks, type ByteSource } from "../../io/source.js";
+import { BytesSource, FileSliceSource, sourceChunks, type ByteSource } from "../../io/source.js";
 import type { BlockSink } from "../../io/sink.js";
 import { DATA_UNCOMPRESSED_BIT, INVALID_INDEX } from "./layout.js";
 
@@ -174,18 +174,28 @@ export class DataWriter {
 }
 
 /**
- * Re-cuts a source read in `readChunkBytes` pieces into fresh blockSize buffers (the last one
- * shorter). Each buffer owns its memory, so it can be transferred to a worker.
+ * Re-cuts a source read in `readChunkBytes` pieces into blockSize buffers (the last one
+ * shorter). Each buffer owns its memory, so it can be transferred to a worker: chunks of a
+ * FileSliceSource are fresh buffers, so one that is exactly a block is passed on as it is;
+ * anything else is copied.
  */
 export async function* blocksOf(source: ByteSource, sizeBytes: number, blockSize: number, readChunkBytes: number, path: string): AsyncGenerator<Uint8Array> {
   if (source.size !== sizeBytes) changedSize(path, sizeBytes, source.size);
+  const freshChunks = source instanceof FileSliceSource;
   let remaining = sizeBytes;
-  let block = new Uint8Array(Math.min(blockSize, remaining));
+  let block: Uint8Array | undefined;
   let fill = 0;
   for await (const chunk of sourceChunks(source, readChunkBytes)) {
     if (chunk.length > remaining - fill) changedSize(path, sizeBytes, sizeBytes - remaining + fill + chunk.length);
+    const wholeBlock = Math.min(blockSize, remaining);
+    if (freshChunks && fill === 0 && chunk.length === wholeBlock && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) {
+      remaining -= wholeBlock;
+      yield chunk;
+      continue;
+    }
     let used = 0;
     while (used < chunk.length) {
+      block ??= new Uint8Array(Math.min(blockSize, remaining));
       const take = Math.min(chunk.length - used, block.length - fill);
       block.set(chunk.subarray(used, used + take), fill);
       fill += take;
@@ -193,7 +203,7 @@ export async function* blocksOf(source: ByteSource, sizeBytes: number, blockSize
       if (fill === block.length) {
         remaining -= fill;
         yield block;
-        block = new Uint8Array(Math.min(blockSize, remaining));
+        block = undefined;
         fill = 0;
       }
     }
