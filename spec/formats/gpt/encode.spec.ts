@@ -58,7 +58,7 @@ describe("GPT encoding", () => {
 
   it("decode(encode(table)) is the table, for 512 and 4096-byte sectors, and both headers check out", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(512, 4096), fc.array(entry, { maxLength: 20 }), fc.uuid({ version: 4 }), async (sectorSize, entries, diskGuid) => {
+      fc.asyncProperty(fc.constantFrom(512, 4096), fc.uniqueArray(entry, { maxLength: 20, selector: (value) => value.uuid }), fc.uuid({ version: 4 }), async (sectorSize, entries, diskGuid) => {
         const geometry = gptGeometry(sectorSize, 1);
         let lba = geometry.firstUsableLba;
         const gptEntries: GptEntry[] = entries.map((value, slot) => {
