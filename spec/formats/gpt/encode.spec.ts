@@ -59,15 +59,15 @@ describe("GPT encoding", () => {
   it("decode(encode(table)) is the table, for 512 and 4096-byte sectors, and both headers check out", async () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(512, 4096), fc.uniqueArray(entry, { maxLength: 20, selector: (value) => value.uuid }), fc.uuid({ version: 4 }), async (sectorSize, entries, diskGuid) => {
-        const geometry = gptGeometry(sectorSize, 1);
-        let lba = geometry.firstUsableLba;
+        // Disks above 4 MiB use libfdisk's 1 MiB-aligned first usable LBA.
+        let lba = (1024 * 1024) / sectorSize;
         const gptEntries: GptEntry[] = entries.map((value, slot) => {
           lba += value.gapSectors;
           const first = lba;
           lba += value.sizeSectors;
           return { slot, typeUuid: value.typeUuid, uuid: value.uuid, firstLba: first, lastLba: lba - 1, attributes: value.attributes, label: value.label };
         });
-        const totalSectors = lba + 1 + 16384 / sectorSize + 1;
+        const totalSectors = Math.max(lba + 1 + 16384 / sectorSize + 1, (5 * 1024 * 1024) / sectorSize);
         const encoded = encodeGpt({ sectorSize, totalSectors, diskGuid, entries: gptEntries });
         const image = new Uint8Array(totalSectors * sectorSize);
         image.set(encoded.primary, 0);
