@@ -32,8 +32,9 @@ export function writeUsrTree(directory: string): void {
   }
 }
 
-export function writeUsrSpec(directory: string, signing: { keyPath: string; certificatePath: string } | undefined): string {
-  const path = join(directory, "usr.json");
+/** The spec sits next to `usrtree/` (see writeUsrTree), which it copies into the usr partition. */
+export function writeUsrSpec(directory: string, signing: { keyPath: string; certificatePath: string } | undefined, name = "usr.json"): string {
+  const path = join(directory, name);
   writeFileSync(path, JSON.stringify({
     seed: "5c4e2a8f-3b1d-4e6f-9a7c-0d2b4f6e8a1c",
     architecture: "x86-64",

@@ -157,6 +157,16 @@ describe.skipIf(!oraclesAvailable("veritysetup", "sgdisk", "openssl"))("gptimg v
     expect(Buffer.compare(readFileSync(reserved), readFileSync(usr.image))).toBe(0);
   });
 
+  it("sign later with gptimg compose: compose with a throwaway key, join the real signature over it", () => {
+    const throwaway = compose(writeUsrSpec(work, keys.ec, "throwaway.json"), join(work, "throwaway.raw"));
+    expect(throwaway.rootHash).toBe(usr.rootHash);
+    const der = join(work, "real.p7s");
+    runOk("openssl", ["smime", "-sign", "-binary", "-noattr", "-outform", "DER", "-in", rootHashFile(usr), "-signer", keys.rsa.certificatePath, "-inkey", keys.rsa.keyPath, "-out", der]);
+    const joined = gptimg(["repart", throwaway.image, `--join-signature=${usr.rootHash}:${der}`, `--certificate=${keys.rsa.certificatePath}`]);
+    expect(joined.status, joined.stderr).toBe(0);
+    expect(Buffer.compare(readFileSync(throwaway.image), readFileSync(usr.image))).toBe(0);
+  });
+
   it("join refuses a wrong signer, a wrong root hash and a missing certificate, writing nothing", () => {
     const image = copy(usr, "join-refused.raw");
     const before = readFileSync(image);
