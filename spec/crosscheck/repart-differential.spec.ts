@@ -129,7 +129,12 @@ describe.skipIf(!available)("gptimg repart ≡ systemd-repart v257", () => {
         const mine2 = gptimg(["repart", `--definitions=${definitions}`, "--dry-run=no", ...grow, ...flags, ours]);
         const expected2 = outcome(repart2.status ?? -1, theirs, value.sectorSize, repart2.stderr);
         const actual2 = outcome(mine2.status, ours, value.sectorSize, mine2.stderr);
-        expect({ ok: actual2.ok, table: actual2.table, size: actual2.size }, `repart said: ${expected2.stderr}\ngptimg said: ${actual2.stderr}`).toEqual({ ok: expected2.ok, table: expected2.table, size: expected2.size });
+        // repart v257 bug: growing a 4096-byte-sector image without other changes ("No changes.")
+        // leaves the old table, whose backup header then sits mid-disk (its resize_pt() probes
+        // with 512-byte sectors). gptimg moves the backup to the new end; only last-lba differs.
+        const staleTable = value.sectorSize === 4096 && repart2.stderr.includes("No changes.");
+        const comparable = (table: string): string => (staleTable ? table.replace(/^last-lba: .*$/m, "") : table);
+        expect({ ok: actual2.ok, table: comparable(actual2.table), size: actual2.size }, `repart said: ${expected2.stderr}\ngptimg said: ${actual2.stderr}`).toEqual({ ok: expected2.ok, table: comparable(expected2.table), size: expected2.size });
         rmSync(case_, { recursive: true, force: true });
       }),
       { numRuns: RUNS, seed: Number(process.env["GPTIMG_FC_SEED"] ?? Date.now() % 2 ** 31) },
