@@ -40,6 +40,8 @@ export interface ComposeRequest {
   readonly dryRun: boolean;
   /** Base directory for relative CopyBlocks=/CopyFiles= sources. */
   readonly copySource: string;
+  /** repart --copy-source=: where absolute CopyFiles= sources are found (undefined: on the host). */
+  readonly copyFilesRoot?: string;
   /** Type UUIDs whose partitions are sized and placed but not written (--defer-partitions=). */
   readonly deferredTypes: ReadonlySet<string>;
   readonly split: boolean;
@@ -81,7 +83,7 @@ export async function compose(request: ComposeRequest): Promise<ComposeResult> {
   const filesystemSectorSize = request.filesystemSectorSize;
   const identities = definitionIdentities({ definitions: request.definitions, existing: probe.existing, seed: request.seed });
   return withScratchDirectory(request.imagePath, async (scratchDirectory) => {
-    const contentContext = { copySource: request.copySource, scratchDirectory, sourceDateEpoch: request.sourceDateEpoch, concurrency: request.concurrency, sectorSize, grainBytes };
+    const contentContext = { copySource: request.copySource, ...(request.copyFilesRoot !== undefined ? { copyFilesRoot: request.copyFilesRoot } : {}), scratchDirectory, sourceDateEpoch: request.sourceDateEpoch, concurrency: request.concurrency, sectorSize, grainBytes };
     const contents = new Map<PartitionDefinition, PartitionContent>();
     for (const [index, definition] of request.definitions.entries()) {
       if (request.deferredTypes.has(definition.type.uuid)) continue;
@@ -94,7 +96,7 @@ export async function compose(request: ComposeRequest): Promise<ComposeResult> {
         fail(ErrorCode.Size, `${definition.source}: the content needs ${formatSize(needed)} (${alignUp(needed, grainBytes)} bytes) but SizeMaxBytes= is ${formatSize(definition.sizeMaxBytes)}`, `raise SizeMaxBytes= to at least ${alignUp(needed, grainBytes)} or drop it`);
       }
     }
-    const definitions = request.fitContent ? fitToContent(request.definitions, contents, grainBytes, filesystemSectorSize) : request.definitions;
+    const definitions = fitToContent(request.definitions, contents, grainBytes, filesystemSectorSize, request.fitContent);
     const contentSizes = new Map<number, number>();
     request.definitions.forEach((definition, index) => {
       const minimum = contents.get(definition)?.minimumBytes;
@@ -144,21 +146,23 @@ function verityPlaceholders(definitions: readonly PartitionDefinition[]): Verity
 }
 
 /**
- * The spec's default sizing: a partition whose content has a known size and no size of its
- * own (read-only filesystem, CopyBlocks=, verity data) is exactly its content, rounded to the
- * grain; its verity hash partition is exactly the hash tree of that; signature is 16 KiB.
+ * The spec's default sizing (and repart's Minimize=): a partition whose content has a known
+ * size and no size of its own (read-only filesystem, CopyBlocks=, verity data) is exactly its
+ * content, rounded to the grain; its verity hash partition is exactly the hash tree of that.
  */
-export function fitToContent(definitions: readonly PartitionDefinition[], contents: ReadonlyMap<PartitionDefinition, PartitionContent>, grainBytes: number, filesystemSectorSize: number): PartitionDefinition[] {
+export function fitToContent(definitions: readonly PartitionDefinition[], contents: ReadonlyMap<PartitionDefinition, PartitionContent>, grainBytes: number, filesystemSectorSize: number, byDefault: boolean): PartitionDefinition[] {
   const fitted = new Map<PartitionDefinition, PartitionDefinition>();
   for (const definition of definitions) {
     const content = contents.get(definition)?.minimumBytes;
-    const fixedContent = definition.copyBlocks !== undefined || isReadOnlyFormat(definition.format) || definition.verity === "data";
+    // Without the spec's default, only Minimize= asks for it (repart: the minimized image becomes the content).
+    const wantsFit = byDefault || definition.minimize !== "off";
+    const fixedContent = wantsFit && (definition.copyBlocks !== undefined || isReadOnlyFormat(definition.format) || definition.verity === "data");
     if (content === undefined || !fixedContent || definition.sizeMaxBytes !== undefined) continue;
     const exact = Math.max(alignUp(content, grainBytes), definition.sizeMinBytes ?? 0);
     fitted.set(definition, { ...definition, sizeMinBytes: exact, sizeMaxBytes: exact });
   }
   return definitions.map((definition) => {
-    if (definition.verity !== "hash" || definition.sizeMinBytes !== undefined || definition.sizeMaxBytes !== undefined) return fitted.get(definition) ?? definition;
+    if (definition.verity !== "hash" || (!byDefault && definition.minimize === "off") || definition.sizeMinBytes !== undefined || definition.sizeMaxBytes !== undefined) return fitted.get(definition) ?? definition;
     const data = definitions.find((other) => other.verity === "data" && other.verityMatchKey === definition.verityMatchKey);
     const dataSize = data ? fitted.get(data)?.sizeMaxBytes : undefined;
     if (dataSize === undefined) return definition;

@@ -24,6 +24,11 @@ import { copyBlocksContent, sourceContent, type PartitionContent } from "./conte
 export interface ContentContext {
   /** Relative CopyBlocks=/CopyFiles= sources are resolved against this directory. */
   readonly copySource: string;
+  /**
+   * repart's --copy-source=: absolute CopyFiles= sources live below this directory (repart
+   * resolves them in --copy-source/--root, else on the host). Undefined: absolute = host path.
+   */
+  readonly copyFilesRoot?: string;
   readonly scratchDirectory: string;
   readonly sourceDateEpoch: number | undefined;
   readonly concurrency: number;
@@ -68,8 +73,10 @@ export async function definitionContent(definition: PartitionDefinition, identit
 }
 
 export function partitionTree(definition: PartitionDefinition, context: ContentContext): Promise<DirNode> {
+  const root = context.copyFilesRoot;
+  const copyFiles = root === undefined ? definition.copyFiles : definition.copyFiles.map((copy) => (copy.startsWith("/") ? join(root, copy) : copy));
   return buildPartitionTree(
-    { copyFiles: definition.copyFiles, excludeFiles: definition.excludeFiles, excludeFilesTarget: definition.excludeFilesTarget, makeDirectories: definition.makeDirectories },
+    { copyFiles, excludeFiles: definition.excludeFiles, excludeFilesTarget: definition.excludeFilesTarget, makeDirectories: definition.makeDirectories },
     context.copySource,
     { scratchDirectory: context.scratchDirectory, sourceDateEpoch: context.sourceDateEpoch },
   );

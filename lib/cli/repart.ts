@@ -150,6 +150,7 @@ async function runRepart(image: string, flags: RepartFlags): Promise<void> {
     empty,
     dryRun: empty === "create" ? false : parseBoolean(flags.dryRun, "--dry-run", true),
     copySource: resolve(flags.copySource ?? "."),
+    ...(flags.copySource !== undefined ? { copyFilesRoot: resolve(flags.copySource) } : {}),
     deferredTypes: deferred,
     split: parseBoolean(flags.split, "--split", false),
     sourceDateEpoch: sourceDateEpoch(process.env),
