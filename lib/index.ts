@@ -13,6 +13,9 @@ export { readDefinitions } from "./input/repartd.js";
 export { planLayout, type Layout, type PlannedPartition, type LayoutRequest } from "./plan/layout.js";
 export type { PartitionDefinition } from "./plan/definition.js";
 export { inspectImage, type InspectReport } from "./build/inspect.js";
+export { verifyImage, hasErrors } from "./verify/image.js";
+export type { ImageVerification, VerifyFinding, VerityPairReport, VerifyOptions } from "./verify/types.js";
+export { joinVeritySignature, parseJoinSignature, joinedSignaturePartition } from "./verify/join.js";
 
 // GPT
 export { encodeGpt, type GptTable, type GptEntry } from "./formats/gpt/encode.js";
