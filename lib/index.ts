@@ -34,7 +34,8 @@ export { checkCaseCollisions } from "./tree/transform.js";
 // Filesystems and archives
 export { planFat } from "./formats/fat/plan.js";
 export { writeFat } from "./formats/fat/write.js";
-export { writeSquashfs, buildSquashfsFile, type SquashfsOptions } from "./formats/squashfs/write.js";
+export { writeSquashfs, buildSquashfsFile, DEFAULT_BLOCK_BYTES, type SquashfsOptions, type SquashfsResult } from "./formats/squashfs/write.js";
+export { loadCodec, type Codec, type CodecId } from "./compress/codec.js";
 export { planErofs, type ErofsOptions } from "./formats/erofs/plan.js";
 export { writeErofs } from "./formats/erofs/write.js";
 export { writeCpio, concatenateInitrds } from "./formats/cpio/write.js";

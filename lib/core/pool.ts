@@ -35,7 +35,8 @@ export class WorkerPool<Result> {
 
   constructor(scriptPath: string, readonly size: number) {
     for (let index = 0; index < size; index++) {
-      const worker = new Worker(scriptPath);
+      // execArgv: [] — a worker must not inherit flags like --input-type=module it cannot run with.
+      const worker = new Worker(scriptPath, { execArgv: [] });
       worker.on("message", (result: Result) => this.finish(worker, result));
       worker.on("error", (error) => this.crash(worker, error));
       worker.unref();
