@@ -76,7 +76,7 @@ export function partitionTree(definition: PartitionDefinition, context: ContentC
   const root = context.copyFilesRoot;
   const copyFiles = root === undefined ? definition.copyFiles : definition.copyFiles.map((copy) => (copy.startsWith("/") ? join(root, copy) : copy));
   return buildPartitionTree(
-    { copyFiles, excludeFiles: definition.excludeFiles, excludeFilesTarget: definition.excludeFilesTarget, makeDirectories: definition.makeDirectories },
+    { copyFiles, excludeFiles: definition.excludeFiles, excludeFilesTarget: definition.excludeFilesTarget, makeDirectories: definition.makeDirectories, ...definition.tree },
     context.copySource,
     { scratchDirectory: context.scratchDirectory, sourceDateEpoch: context.sourceDateEpoch },
   );

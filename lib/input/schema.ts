@@ -7,6 +7,9 @@ import { BOOT_KEYS, PARTITION_KEYS, TOP_LEVEL_KEYS, UKI_KEYS } from "./spec.js";
 
 const SIZE = { oneOf: [{ type: "integer", minimum: 0 }, { type: "string", pattern: "^\\s*\\d+(\\.\\d+)?\\s*[KMGTPEkmgtpe]?[Bb]?(\\s*\\d+(\\.\\d+)?\\s*[KMGTPEkmgtpe]?[Bb]?)*\\s*$" }], description: 'bytes, or a size like "512M" (base 1024, as repart)' };
 
+const MODE = { oneOf: [{ type: "string", pattern: "^[0-7]{1,4}$" }, { type: "integer", minimum: 0, maximum: 4095 }], description: 'octal string like "0755"' };
+const ID = { type: "integer", minimum: 0, maximum: 4294967294 };
+
 const PARTITION_DESCRIPTIONS: Record<string, string> = {
   type: "repart Type=: an identifier (root, usr-verity, esp, …, per architecture) or a type UUID",
   label: "GPT partition name, at most 36 UTF-16 units; specifiers %a %A %M %o %w %B %W %%",
@@ -16,6 +19,8 @@ const PARTITION_DESCRIPTIONS: Record<string, string> = {
   copyFiles: '"SRC[:DST]": a directory, tar archive (.tar, .tar.gz, .tar.xz, .tar.zst) or file; later wins',
   verity: "off, data, hash or signature (dm-verity, linked by verityMatchKey)",
   minimize: 'off, best (or true) or guess; read-only and verity partitions fit their content by default',
+  allRootOwned: "uid/gid 0 for every entry, e.g. for a directory read by an unprivileged user (gptimg extension)",
+  xattrs: "read extended attributes of directory sources (default true; gptimg extension)",
 };
 
 function partitionProperty(key: string, kind: string): object {
@@ -28,6 +33,8 @@ function partitionProperty(key: string, kind: string): object {
     case "flags": return { oneOf: [{ type: "integer", minimum: 0 }, { type: "string", pattern: "^(0x[0-9a-fA-F]+|0b[01]+|\\d+)$" }], description: "64-bit GPT attribute bits" };
     case "minimize": return { oneOf: [{ type: "boolean" }, { enum: ["off", "best", "guess"] }], ...description };
     case "stringOrInteger": return { type: ["string", "integer"], ...description };
+    case "entries": return { type: "array", description: "files, directories and symlinks written in the spec (gptimg extension)", items: { type: "object", additionalProperties: false, required: ["path"], properties: { path: { type: "string" }, type: { enum: ["file", "dir", "symlink"] }, content: { type: "string" }, contentFrom: { type: "string" }, target: { type: "string" }, mode: MODE, uid: ID, gid: ID } } };
+    case "overrides": return { type: "array", description: "owner/group/mode per path or glob; later wins (gptimg extension)", items: { type: "object", additionalProperties: false, required: ["path"], properties: { path: { type: "string" }, mode: MODE, uid: ID, gid: ID } } };
     default:
       if (key === "type") return { anyOf: [{ enum: typeIdentifiers() }, { type: "string", pattern: "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$" }], ...description };
       if (key === "verity") return { enum: ["off", "data", "hash", "signature"], ...description };

@@ -44,6 +44,7 @@ export const PARTITION_KEYS = {
   verity: "string", verityMatchKey: "string", verityDataBlockSizeBytes: "size", verityHashBlockSizeBytes: "size",
   factoryReset: "boolean", flags: "flags", noAuto: "boolean", readOnly: "boolean", growFileSystem: "boolean",
   splitName: "string", minimize: "minimize", compression: "string", compressionLevel: "stringOrInteger",
+  entries: "entries", overrides: "overrides", allRootOwned: "boolean", xattrs: "boolean",
 } as const;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -259,7 +260,9 @@ function interpretPartition(json: Json, where: string, baseDirectory: string, sp
     return value;
   };
   const compressionLevel = json["compressionLevel"];
+  const tree = interpretTreeOptions(json, where);
   return {
+    ...(tree ? { tree } : {}),
     source: where,
     type,
     label,
@@ -291,6 +294,78 @@ function interpretPartition(json: Json, where: string, baseDirectory: string, sp
     compression: string("compression"),
     compressionLevel: compressionLevel === undefined ? undefined : String(compressionLevel),
   };
+}
+
+const ENTRY_KEYS = ["path", "type", "content", "contentFrom", "target", "mode", "uid", "gid"];
+const OVERRIDE_KEYS = ["path", "uid", "gid", "mode"];
+
+/** Mode as JSON: an octal string ("0755", "4755") or a number; permission bits only. */
+function parseMode(value: Json | undefined, where: string): number | undefined {
+  if (value === undefined) return undefined;
+  const mode = typeof value === "string" && /^[0-7]{1,4}$/.test(value) ? parseInt(value, 8) : typeof value === "number" && Number.isInteger(value) ? value : Number.NaN;
+  if (!(mode >= 0 && mode <= 0o7777)) fail(ErrorCode.Spec, `${where}: ${JSON.stringify(value)} is not a mode`, 'use an octal string like "0755" or "4755"');
+  return mode;
+}
+
+function parseId(value: Json | undefined, where: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 0xffff_fffe) fail(ErrorCode.Spec, `${where}: ${JSON.stringify(value)} is not a uid/gid`, "use a number from 0 to 4294967294");
+  return value;
+}
+
+function interpretTreeOptions(json: { [key: string]: Json }, where: string): PartitionDefinition["tree"] {
+  const entriesJson = json["entries"];
+  const overridesJson = json["overrides"];
+  if (entriesJson === undefined && overridesJson === undefined && json["allRootOwned"] === undefined && json["xattrs"] === undefined) return undefined;
+  const list = (value: Json | undefined, key: string): Array<{ [key: string]: Json }> => {
+    if (value === undefined) return [];
+    if (!Array.isArray(value) || value.some((item) => !isObject(item))) fail(ErrorCode.Spec, `${where}.${key}: must be an array of objects`, `see "${key}" in schema/spec.schema.json`);
+    return value as Array<{ [key: string]: Json }>;
+  };
+  const entries = list(entriesJson, "entries").map((entry, index) => {
+    const at = `${where}.entries[${index}]`;
+    checkKeys(entry, ENTRY_KEYS, (key) => `${at}.${key}`);
+    const type = entry["type"] ?? "file";
+    if (type !== "file" && type !== "dir" && type !== "symlink") fail(ErrorCode.Spec, `${at}.type: ${JSON.stringify(type)}`, 'use "file", "dir" or "symlink"');
+    if (typeof entry["path"] !== "string") fail(ErrorCode.Spec, `${at}.path: missing`, 'e.g. "etc/hostname"');
+    const text = (key: string): string | undefined => {
+      const value = entry[key];
+      if (value !== undefined && typeof value !== "string") fail(ErrorCode.Spec, `${at}.${key}: must be a string`, `got ${JSON.stringify(value)}`);
+      return value as string | undefined;
+    };
+    const mode = parseMode(entry["mode"], `${at}.mode`);
+    const uid = parseId(entry["uid"], `${at}.uid`);
+    const gid = parseId(entry["gid"], `${at}.gid`);
+    const content = text("content");
+    const contentFrom = text("contentFrom");
+    const target = text("target");
+    return {
+      path: entry["path"] as string,
+      type: type as "file" | "dir" | "symlink",
+      ...(content !== undefined ? { content } : {}),
+      ...(contentFrom !== undefined ? { contentFrom } : {}),
+      ...(target !== undefined ? { target } : {}),
+      ...(mode !== undefined ? { mode } : {}),
+      ...(uid !== undefined ? { uid } : {}),
+      ...(gid !== undefined ? { gid } : {}),
+    };
+  });
+  const overrides = list(overridesJson, "overrides").map((override, index) => {
+    const at = `${where}.overrides[${index}]`;
+    checkKeys(override, OVERRIDE_KEYS, (key) => `${at}.${key}`);
+    if (typeof override["path"] !== "string") fail(ErrorCode.Spec, `${at}.path: missing`, 'a path or glob, e.g. "usr/bin/*"');
+    const mode = parseMode(override["mode"], `${at}.mode`);
+    const uid = parseId(override["uid"], `${at}.uid`);
+    const gid = parseId(override["gid"], `${at}.gid`);
+    return { path: override["path"] as string, ...(mode !== undefined ? { mode } : {}), ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}) };
+  });
+  const flag = (key: string, fallback: boolean): boolean => {
+    const value = json[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== "boolean") fail(ErrorCode.Spec, `${where}.${key}: must be true or false`, `got ${JSON.stringify(value)}`);
+    return value;
+  };
+  return { entries, overrides, allRootOwned: flag("allRootOwned", false), xattrs: flag("xattrs", true) };
 }
 
 function parseSpecSize(value: Json, where: string, allowAuto: boolean): number | "auto" {

@@ -4,6 +4,20 @@
  * sizes are already parsed and rounded the way repart rounds them at parse time.
  */
 import type { PartitionType } from "../formats/gpt/types.js";
+import type { InlineEntry } from "../tree/compose.js";
+import type { MetaOverride } from "../tree/transform.js";
+
+/** gptimg's own tree keys (spec only; repart has no equivalent). */
+export interface TreeOptions {
+  /** Files, directories and symlinks written in the spec itself. */
+  readonly entries: readonly InlineEntry[];
+  /** Owner/group/mode per path or glob (`*`, `?`, `**`); later entries win. */
+  readonly overrides: readonly MetaOverride[];
+  /** uid/gid 0 for every entry: for directory input read by an unprivileged user. */
+  readonly allRootOwned: boolean;
+  /** Read xattrs of directory sources (default true). */
+  readonly xattrs: boolean;
+}
 
 export type VerityMode = "off" | "data" | "hash" | "signature";
 export type MinimizeMode = "off" | "best" | "guess";
@@ -44,13 +58,15 @@ export interface PartitionDefinition {
   readonly minimize: MinimizeMode;
   readonly compression: string | undefined;
   readonly compressionLevel: string | undefined;
+  /** Spec-only tree options; undefined for repart.d definitions. */
+  readonly tree?: TreeOptions;
 }
 
 export const DEFAULT_WEIGHT = 1000;
 
-/** repart's partition_needs_populate(): CopyFiles= or MakeDirectories= present. */
+/** repart's partition_needs_populate(): CopyFiles= or MakeDirectories= present (or the spec's inline entries). */
 export function needsPopulate(definition: PartitionDefinition): boolean {
-  return definition.copyFiles.length > 0 || definition.makeDirectories.length > 0;
+  return definition.copyFiles.length > 0 || definition.makeDirectories.length > 0 || (definition.tree?.entries.length ?? 0) > 0;
 }
 
 export const READ_ONLY_FORMATS = new Set(["squashfs", "erofs", "iso9660"]);

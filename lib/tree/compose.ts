@@ -8,7 +8,8 @@
  *    a non-empty directory;
  * 2. `makeDirectories` are created where missing (mode 0755, root, SOURCE_DATE_EPOCH mtime);
  * 3. inline `entries` are added (they win over copied files);
- * 4. `excludeFilesTarget` is removed, then `allRootOwned`, `overrides` and SOURCE_DATE_EPOCH
+ * 4. `excludeFilesTarget` is removed, then `overrides` and SOURCE_DATE_EPOCH (`allRootOwned`
+ *    already applied to host directory and file sources)
  *    clamping are applied.
  */
 import { lstat, readlink, stat } from "node:fs/promises";
@@ -52,7 +53,7 @@ export interface PartitionTreeInput {
   readonly entries?: readonly InlineEntry[];
   /** Later overrides win; `path` may be a glob (`*`, `?`, `**`). */
   readonly overrides?: readonly MetaOverride[];
-  /** uid/gid 0 for everything (e.g. a directory owned by the unprivileged user building). */
+  /** uid/gid 0 for directory sources (e.g. a directory owned by the unprivileged user building). */
   readonly allRootOwned?: boolean;
   /** Read xattrs of directory sources (needs getfattr); default true. */
   readonly xattrs?: boolean;
@@ -77,12 +78,12 @@ export async function buildPartitionTree(input: PartitionTreeInput, baseDirector
     const sourceStat = await stat(hostPath);
     if (sourceStat.isDirectory() || ARCHIVE_NAME.test(hostPath)) {
       const tree = sourceStat.isDirectory()
-        ? await treeFromDirectory(hostPath, { sourceDateEpoch: context.sourceDateEpoch, xattrs: input.xattrs, repartExclusions: true })
+        ? await treeFromDirectory(hostPath, { sourceDateEpoch: context.sourceDateEpoch, xattrs: input.xattrs, repartExclusions: true, allRootOwned: input.allRootOwned })
         : await treeFromTar(hostPath, { scratchDirectory: context.scratchDirectory, sourceDateEpoch: context.sourceDateEpoch });
       mergeTree(builder, excludePaths(tree, input.excludeFiles ?? []), destination, where);
     } else if (sourceStat.isFile()) {
       const target = destination.endsWith("/") || destination === "" ? `${destination}/${basename(hostPath)}` : destination;
-      const meta: Meta = { mode: sourceStat.mode & 0o7777, uid: sourceStat.uid, gid: sourceStat.gid, mtime: Math.floor(sourceStat.mtimeMs / 1000), xattrs: [] };
+      const meta: Meta = { mode: sourceStat.mode & 0o7777, uid: input.allRootOwned ? 0 : sourceStat.uid, gid: input.allRootOwned ? 0 : sourceStat.gid, mtime: Math.floor(sourceStat.mtimeMs / 1000), xattrs: [] };
       builder.addFile(target, meta, new FileSliceSource(hostPath, 0, sourceStat.size, hostPath), where);
     } else {
       fail(ErrorCode.Input, `${where}: ${hostPath} is neither a directory, a tar archive nor a regular file`, "point SRC at a directory, archive or file");
@@ -98,7 +99,9 @@ export async function buildPartitionTree(input: PartitionTreeInput, baseDirector
   }
   for (const [index, entry] of (input.entries ?? []).entries()) await addInlineEntry(builder, entry, baseDirectory, epochMtime, `entries[${index}] "${entry.path}"`);
   const tree = withImplicitDirectoryMtimes(excludePaths(builder.build(), input.excludeFilesTarget ?? []), epochMtime);
-  return applyMetaPolicy(tree, { allRootOwned: input.allRootOwned, overrides: input.overrides, sourceDateEpoch: context.sourceDateEpoch });
+  // allRootOwned describes who the build host's files belong to, so it applies to directory
+  // sources only: archives carry real owners, and inline entries and overrides are explicit.
+  return applyMetaPolicy(tree, { overrides: input.overrides, sourceDateEpoch: context.sourceDateEpoch });
 }
 
 function splitCopy(copy: string, where: string): { source: string; destination: string } {
