@@ -8,9 +8,8 @@
  *    a non-empty directory;
  * 2. `makeDirectories` are created where missing (mode 0755, root, SOURCE_DATE_EPOCH mtime);
  * 3. inline `entries` are added (they win over copied files);
- * 4. `excludeFilesTarget` is removed, then `overrides` and SOURCE_DATE_EPOCH (`allRootOwned`
- *    already applied to host directory and file sources)
- *    clamping are applied.
+ * 4. `excludeFilesTarget` is removed, then `overrides` and SOURCE_DATE_EPOCH clamping are
+ *    applied (`allRootOwned` was already applied to host directory and file sources).
  */
 import { lstat, readlink, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, relative, resolve } from "node:path";
