@@ -60,6 +60,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   chroot "$TRIXIE_ROOT" apt-get update -qq
   chroot "$TRIXIE_ROOT" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# Boot test B's real system: Debian trixie with systemd, udev, veritysetup and a kernel,
+# composed into an image by gptimg (its /usr becomes the erofs partition, the whole tree the
+# initrd). Trimmed of docs, locales and package caches to keep the initrd small.
+BOOT_ROOT=${GPTIMG_TRIXIE_BOOT_ROOT:-$(dirname "$TRIXIE_ROOT")/trixie-boot}
+BOOT_PACKAGES=systemd,udev,systemd-cryptsetup,linux-image-cloud-amd64,kmod,systemd-boot-efi
+if [ ! -f "$BOOT_ROOT.stamp" ] || [ "$(cat "$BOOT_ROOT.stamp")" != "$BOOT_PACKAGES" ]; then
+  echo "oracles: debootstrap the boot test system into $BOOT_ROOT (about two minutes)"
+  rm -rf "$BOOT_ROOT.wip"
+  debootstrap --variant=minbase --include="$BOOT_PACKAGES" trixie "$BOOT_ROOT.wip" >/dev/null
+  rm -rf "$BOOT_ROOT.wip"/boot/initrd.img-* "$BOOT_ROOT.wip"/var/cache/apt/archives/*.deb "$BOOT_ROOT.wip"/var/lib/apt/lists/* \
+    "$BOOT_ROOT.wip"/usr/share/doc/* "$BOOT_ROOT.wip"/usr/share/man/* "$BOOT_ROOT.wip"/usr/share/locale/*
+  rm -rf "$BOOT_ROOT"
+  mv "$BOOT_ROOT.wip" "$BOOT_ROOT"
+  echo "$BOOT_PACKAGES" > "$BOOT_ROOT.stamp"
+fi
 # Kernel, systemd-boot/stub and busybox for the QEMU boot tests (Debian packages, unpacked).
 bash "$(dirname "$0")/../spec/boot/oracles/ci-prepare.sh"
 echo "oracles: ready (systemd-repart $(chroot "$TRIXIE_ROOT" systemd-repart --version | head -1 | awk '{print $2}'))"

@@ -34,7 +34,7 @@ export const SNAKEOIL_CERTIFICATE = process.env["OVMF_SNAKEOIL_CERT"] ?? "/usr/s
 const QEMU = process.env["QEMU"] ?? "qemu-system-x86_64";
 
 /** Console lines that mean the boot can no longer reach the marker. */
-const DEAD_ENDS = /UEFI Interactive Shell|Shell> |No bootable option|Boot Manager Menu|ORACLE-INITRD-FAIL|GPTIMG-INITRD-FAIL|Kernel panic - not syncing|Failed to boot|Error loading|rescue shell/;
+const DEAD_ENDS = /UEFI Interactive Shell|Shell> |No bootable option|Boot Manager Menu|ORACLE-INITRD-FAIL|GPTIMG-INITRD-FAIL|Kernel panic - not syncing|Failed to boot|Error loading|rescue shell|You are in emergency mode|Entering emergency mode|the root account is locked/;
 
 export interface BootOptions {
   readonly timeoutSeconds?: number;
