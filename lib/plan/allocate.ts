@@ -18,6 +18,8 @@ export const HARD_MIN_SIZE_BYTES = 4096;
 export const VERITY_SIG_SIZE_BYTES = 4 * HARD_MIN_SIZE_BYTES;
 /** repart's GPT_METADATA_SIZE: space --size=auto reserves for the two tables (1044 KiB). */
 export const GPT_METADATA_SIZE_BYTES = 1044 * 1024;
+/** partition_new()'s default Weight=, which foreign partitions keep. */
+const FOREIGN_WEIGHT = 1000;
 
 export interface AllocationPartition {
   /** undefined = an existing partition no definition matched ("foreign"): never changed. */
@@ -82,6 +84,23 @@ export class Allocator {
     this.states = partitions.map((partition) => ({ dropped: false, foreign: !partition.managed, allocatedTo: undefined, paddingArea: undefined, newSize: undefined, newPadding: undefined, offset: partition.existing?.offsetBytes }));
   }
 
+  /**
+   * repart's partition_foreignize(): an existing partition that is dropped for lack of space
+   * (or has no definition) keeps its place and size, with priority 0, weight 1000 and no
+   * padding settings — partition_new()'s defaults.
+   */
+  private weight(index: number): number {
+    return this.states[index]!.foreign ? FOREIGN_WEIGHT : this.partitions[index]!.weight;
+  }
+
+  private paddingWeight(index: number): number {
+    return this.states[index]!.foreign ? 0 : this.partitions[index]!.paddingWeight;
+  }
+
+  private priority(index: number): number {
+    return this.states[index]!.foreign ? 0 : this.partitions[index]!.priority;
+  }
+
   minSize(index: number): number {
     const partition = this.partitions[index]!;
     const state = this.states[index]!;
@@ -109,11 +128,11 @@ export class Allocator {
   }
 
   private minPadding(index: number): number {
-    return this.partitions[index]!.paddingMinBytes ?? 0;
+    return this.states[index]!.foreign ? 0 : this.partitions[index]!.paddingMinBytes ?? 0;
   }
 
   private maxPadding(index: number): number {
-    return this.partitions[index]!.paddingMaxBytes ?? Number.POSITIVE_INFINITY;
+    return this.states[index]!.foreign ? Number.POSITIVE_INFINITY : this.partitions[index]!.paddingMaxBytes ?? Number.POSITIVE_INFINITY;
   }
 
   minSizeWithPadding(index: number): number {
@@ -204,11 +223,11 @@ export class Allocator {
   private dropOnePriority(): boolean {
     let priority = 0;
     this.states.forEach((state, index) => {
-      if (!state.dropped) priority = Math.max(priority, this.partitions[index]!.priority);
+      if (!state.dropped) priority = Math.max(priority, this.priority(index));
     });
     if (priority <= 0) return false;
     this.partitions.forEach((partition, index) => {
-      if (partition.priority < priority) return;
+      if (this.priority(index) < priority) return;
       this.dropOrForeignize(index);
       for (const sibling of partition.siblings) this.dropOrForeignize(sibling);
     });
@@ -259,8 +278,8 @@ export class Allocator {
 
   private growArea(area: FreeArea): void {
     let weightSum = 0;
-    this.partitions.forEach((partition, index) => {
-      if (this.inArea(index, area)) weightSum += partition.weight + partition.paddingWeight;
+    this.partitions.forEach((_, index) => {
+      if (this.inArea(index, area)) weightSum += this.weight(index) + this.paddingWeight(index);
     });
     let span = area.size;
     if (area.after >= 0) {
@@ -293,8 +312,10 @@ export class Allocator {
       if (!this.inArea(index, area)) continue;
       const partition = this.partitions[index]!;
       const state = this.states[index]!;
+      const weight = this.weight(index);
+      const paddingWeight = this.paddingWeight(index);
       if (state.newSize === undefined) {
-        const share = scaleByWeight(budget.span, partition.weight, budget.weightSum);
+        const share = scaleByWeight(budget.span, weight, budget.weightSum);
         const minimum = this.minSize(index);
         const maximum = this.maxSize(index);
         let charge = false;
@@ -313,11 +334,11 @@ export class Allocator {
         }
         if (charge) {
           budget.span = this.charge(budget.span, state.newSize!);
-          budget.weightSum -= partition.weight;
+          budget.weightSum -= weight;
         }
       }
       if (state.newPadding === undefined) {
-        const share = scaleByWeight(budget.span, partition.paddingWeight, budget.weightSum);
+        const share = scaleByWeight(budget.span, paddingWeight, budget.weightSum);
         const minimum = this.minPadding(index);
         const maximum = this.maxPadding(index);
         let charge = false;
@@ -333,7 +354,7 @@ export class Allocator {
         }
         if (charge) {
           budget.span = this.charge(budget.span, state.newPadding!);
-          budget.weightSum -= partition.paddingWeight;
+          budget.weightSum -= paddingWeight;
         }
       }
     }
