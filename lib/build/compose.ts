@@ -236,7 +236,7 @@ async function probeImage(request: ComposeRequest): Promise<ImageProbe> {
 }
 
 function existingTable(gpt: DecodedGpt): ExistingTable {
-  return { sectorSize: gpt.sectorSize, totalSectors: gpt.totalSectors, diskGuid: gpt.header.diskGuid, entries: gpt.entries };
+  return { sectorSize: gpt.sectorSize, totalSectors: gpt.totalSectors, firstUsableLba: gpt.header.firstUsableLba, diskGuid: gpt.header.diskGuid, entries: gpt.entries };
 }
 
 /** repart --split: DIR/BASE.<name>[.raw], ".raw" kept only if the image name had it. */

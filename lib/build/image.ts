@@ -25,7 +25,13 @@ export function gptEntries(layout: Layout, finalUuids: ReadonlyMap<PlannedPartit
 }
 
 async function writeTable(layout: Layout, sink: BlockSink, finalUuids: ReadonlyMap<PlannedPartition, string>): Promise<void> {
-  const encoded = encodeGpt({ sectorSize: layout.sectorSize, totalSectors: layout.diskSizeBytes / layout.sectorSize, diskGuid: layout.diskGuid, entries: gptEntries(layout, finalUuids) });
+  const encoded = encodeGpt({
+    sectorSize: layout.sectorSize,
+    totalSectors: layout.diskSizeBytes / layout.sectorSize,
+    ...(layout.firstUsableLba !== undefined ? { firstUsableLba: layout.firstUsableLba } : {}),
+    diskGuid: layout.diskGuid,
+    entries: gptEntries(layout, finalUuids),
+  });
   await sink.writeAt(0, encoded.primary);
   await sink.writeAt(encoded.backupOffsetBytes, encoded.backup);
 }

@@ -19,6 +19,7 @@ import { repartVerityHashSizeBytes } from "../formats/verity/plan.js";
 export interface ExistingTable {
   readonly sectorSize: number;
   readonly totalSectors: number;
+  readonly firstUsableLba: number;
   readonly diskGuid: string;
   readonly entries: readonly GptEntry[];
 }
@@ -71,6 +72,8 @@ export interface PlannedPartition {
 
 export interface Layout {
   readonly sectorSize: number;
+  /** Set when an existing table's first usable LBA is kept. */
+  readonly firstUsableLba: number | undefined;
   readonly grainBytes: number;
   readonly diskSizeBytes: number;
   readonly diskGuid: string;
@@ -126,7 +129,7 @@ export function planLayout(request: LayoutRequest): Layout {
       };
     });
     const allocator = new Allocator(partitions, grainBytes);
-    const geometry = gptGeometry(sectorSize, totalSectors);
+    const geometry = gptGeometry(sectorSize, totalSectors, request.existing?.firstUsableLba);
     allocator.setFreeAreas(alignUp(geometry.firstUsableLba * sectorSize, grainBytes), alignDown((geometry.lastUsableLba + 1) * sectorSize, grainBytes));
     return { allocator, partitions };
   };
@@ -194,6 +197,7 @@ export function planLayout(request: LayoutRequest): Layout {
   });
   return {
     sectorSize,
+    firstUsableLba: request.existing?.firstUsableLba,
     grainBytes,
     diskSizeBytes: totalSectors * sectorSize,
     diskGuid,
@@ -235,7 +239,7 @@ function matchExisting(request: Pick<LayoutRequest, "definitions" | "existing">)
 function existingPaddingBytes(candidates: readonly Candidate[], request: LayoutRequest, totalSectors: number, grainBytes: number): number[] {
   const sectorSize = request.sectorSize;
   const starts = candidates.filter((candidate) => candidate.existing).map((candidate) => candidate.existing!.firstLba * sectorSize);
-  const lastUsableEnd = (gptGeometry(sectorSize, totalSectors).lastUsableLba + 1) * sectorSize;
+  const lastUsableEnd = (gptGeometry(sectorSize, totalSectors, request.existing?.firstUsableLba).lastUsableLba + 1) * sectorSize;
   return candidates.map((candidate) => {
     if (!candidate.existing) return 0;
     const end = (candidate.existing.lastLba + 1) * sectorSize;

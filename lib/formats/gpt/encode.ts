@@ -23,6 +23,8 @@ export interface GptEntry {
 export interface GptTable {
   readonly sectorSize: number;
   readonly totalSectors: number;
+  /** Keep an existing table's first usable LBA (default: libfdisk's choice for a new table). */
+  readonly firstUsableLba?: number;
   readonly diskGuid: string;
   readonly entries: readonly GptEntry[];
 }
@@ -105,7 +107,7 @@ export function encodeProtectiveMbr(sectorSize: number, totalSectors: number): U
 }
 
 export function encodeGpt(table: GptTable): EncodedGpt {
-  const geometry = gptGeometry(table.sectorSize, table.totalSectors);
+  const geometry = gptGeometry(table.sectorSize, table.totalSectors, table.firstUsableLba);
   const entries = encodeEntryArray(table.entries);
   const entryArrayCrc32 = crc32(entries);
   const common = { firstUsableLba: geometry.firstUsableLba, lastUsableLba: geometry.lastUsableLba, diskGuid: table.diskGuid, entryArrayCrc32 };

@@ -73,7 +73,11 @@ export const FIRST_USABLE_ALIGNMENT_BYTES = 1024 * 1024;
 /** libfdisk (topology_get_grain) drops the 1 MiB grain on disks of at most 4 × 1 MiB. */
 export const SMALL_DISK_BYTES = 4 * FIRST_USABLE_ALIGNMENT_BYTES;
 
-export function gptGeometry(sectorSize: number, totalSectors: number): GptGeometry {
+/**
+ * `firstUsableLba` overrides the computed value: when an existing table is rewritten (e.g.
+ * moved to the end of a grown image), libfdisk keeps the first usable LBA it had.
+ */
+export function gptGeometry(sectorSize: number, totalSectors: number, firstUsableLba?: number): GptGeometry {
   const entryArraySectors = ENTRY_ARRAY_BYTES / sectorSize;
   const small = totalSectors * sectorSize <= SMALL_DISK_BYTES;
   const backupHeaderLba = totalSectors - 1;
@@ -82,7 +86,7 @@ export function gptGeometry(sectorSize: number, totalSectors: number): GptGeomet
     sectorSize,
     totalSectors,
     entryArraySectors,
-    firstUsableLba: small ? 2 + entryArraySectors : FIRST_USABLE_ALIGNMENT_BYTES / sectorSize,
+    firstUsableLba: firstUsableLba ?? (small ? 2 + entryArraySectors : FIRST_USABLE_ALIGNMENT_BYTES / sectorSize),
     lastUsableLba: backupEntriesLba - 1,
     backupEntriesLba,
     backupHeaderLba,
