@@ -88,7 +88,13 @@ describe.skipIf(!ready)("boot test B: Debian with systemd, /usr on dm-verity", (
     expect(composed.status, composed.stderr).toBe(0);
     const report = JSON.parse(composed.stdout) as { partitions: Array<{ type: string; offset: number; size: number }>; verity: Array<{ rootHash: string }> };
     usr = report.partitions.find((partition) => partition.type === "usr-x86-64")!;
-    const result = await bootImage(image, MARKER, { timeoutSeconds: 600, memoryMiB: 2048 });
+    // The guest kernel under TCG has panicked once in an interrupt (kmalloc) long before /usr
+    // was touched (seen 1 in 5 boots); such a panic gets one more boot. A verity failure never does.
+    let result = await bootImage(image, MARKER, { timeoutSeconds: 600, memoryMiB: 2048 });
+    if (!result.passed && /Kernel panic - not syncing: Fatal exception in interrupt/.test(result.log) && !/verity/.test(result.log)) {
+      console.warn(`boot B: guest kernel panic under TCG, booting once more:\n${explainBoot(result)}`);
+      result = await bootImage(image, MARKER, { timeoutSeconds: 600, memoryMiB: 2048 });
+    }
     expect(result.passed, explainBoot(result)).toBe(true);
     expect(result.log).toContain(`usrhash=${report.verity[0]!.rootHash}`);
     expect(result.log).toMatch(/gptimg-usr: \/dev\/mapper\/usr usr/);

@@ -51,8 +51,9 @@ const sizeArbitrary = fc.oneof(
 
 const metaArbitrary: fc.Arbitrary<Meta> = fc.record({
   mode: fc.oneof(fc.constantFrom(0o644, 0o755, 0o4755, 0o2750, 0o1777, 0o000), fc.integer({ min: 0, max: 0o7777 })),
-  uid: fc.oneof(fc.constantFrom(0, 1000, 65535, 65536, 100000), fc.integer({ min: 0, max: 2 ** 32 - 1 })),
-  gid: fc.oneof(fc.constantFrom(0, 100, 65535, 65536), fc.integer({ min: 0, max: 2 ** 32 - 1 })),
+  // 2^32-1 is (uid_t)-1, "no owner": chown() reads it as "leave unchanged", so no file can have it.
+  uid: fc.oneof(fc.constantFrom(0, 1000, 65535, 65536, 100000), fc.integer({ min: 0, max: 2 ** 32 - 2 })),
+  gid: fc.oneof(fc.constantFrom(0, 100, 65535, 65536), fc.integer({ min: 0, max: 2 ** 32 - 2 })),
   mtime: fc.oneof({ weight: 3, arbitrary: fc.constant(1_600_000_000) }, { weight: 2, arbitrary: fc.integer({ min: 0, max: 2 ** 32 - 1 }) }),
   // Tree metadata keeps xattrs sorted by name.
   xattrs: fc.subarray(XATTR_POOL, { maxLength: 3 }).map((xattrs) => [...xattrs].sort((left, right) => (left.name < right.name ? -1 : 1))),
