@@ -35,7 +35,7 @@ describe.skipIf(!ready)("boot test B: Debian with systemd, /usr on dm-verity", (
   let image = "";
   let usr = { offset: 0, size: 0 };
 
-  it("boots to multi-user.target with /usr on a dm-verity device", async () => {
+  it("boots to multi-user.target with /usr on a dm-verity device", { timeout: 1_500_000 }, async () => {
     const kernel = runOk("sh", ["-c", `ls ${SYSTEM}/boot/vmlinuz-* | head -1`]).trim();
     const kernelVersion = kernel.slice(kernel.indexOf("vmlinuz-") + "vmlinuz-".length);
     // The initrd is the Debian tree itself, run by systemd in initrd mode (/etc/initrd-release).
@@ -101,7 +101,7 @@ describe.skipIf(!ready)("boot test B: Debian with systemd, /usr on dm-verity", (
     console.log(`boot B: ${result.seconds.toFixed(1)}s (${result.accelerator})`);
   });
 
-  it("a flipped byte in /usr stops the boot", async () => {
+  it("a flipped byte in /usr stops the boot", { timeout: 420_000 }, async () => {
     expect(image).not.toBe("");
     const damaged = join(work, "damaged.raw");
     copyFileSync(image, damaged);
@@ -113,7 +113,9 @@ describe.skipIf(!ready)("boot test B: Debian with systemd, /usr on dm-verity", (
     byte[0] = byte[0]! ^ 0xff;
     writeSync(handle, byte, 0, 1, offset);
     closeSync(handle);
-    const result = await bootImage(damaged, MARKER, { timeoutSeconds: 600, memoryMiB: 2048 });
+    // Stop at the kernel's verity error: what systemd does next (job timeouts, emergency mode)
+    // can take minutes under TCG and proves nothing more.
+    const result = await bootImage(damaged, MARKER, { timeoutSeconds: 240, memoryMiB: 2048, deadEnds: /device-mapper: verity: .*block \d+ is corrupted/ });
     expect(result.passed).toBe(false);
     expect(result.log).toMatch(/device-mapper: verity: .*(data block \d+ is corrupted)|verity/i);
   });

@@ -38,6 +38,8 @@ const DEAD_ENDS = /UEFI Interactive Shell|Shell> |No bootable option|Boot Manage
 
 export interface BootOptions {
   readonly timeoutSeconds?: number;
+  /** More console patterns that end the boot as failed (e.g. the verity error a negative test expects). */
+  readonly deadEnds?: RegExp;
   /** Keep the serial log here as well. */
   readonly serialLogPath?: string;
   readonly memoryMiB?: number;
@@ -115,7 +117,7 @@ export async function bootImage(imagePath: string, marker: string, options: Boot
         break;
       }
       if (!passed) {
-        const dead = DEAD_ENDS.exec(log);
+        const dead = DEAD_ENDS.exec(log) ?? options.deadEnds?.exec(log);
         if (dead) {
           await Promise.race([exited, sleep(3000)]);
           reason = `dead end on the console: '${dead[0]}'`;
