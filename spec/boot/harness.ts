@@ -40,6 +40,8 @@ export interface BootOptions {
   readonly timeoutSeconds?: number;
   /** More console patterns that end the boot as failed (e.g. the verity error a negative test expects). */
   readonly deadEnds?: RegExp;
+  /** QEMU -cpu model under TCG (default: QEMU's qemu64). */
+  readonly tcgCpu?: string;
   /** Keep the serial log here as well. */
   readonly serialLogPath?: string;
   readonly memoryMiB?: number;
@@ -83,6 +85,7 @@ export async function bootImage(imagePath: string, marker: string, options: Boot
   const started = Date.now();
   const qemu = spawn(QEMU, [
     ...acceleratorArguments(accelerator),
+    ...(accelerator === "tcg" && options.tcgCpu ? ["-cpu", options.tcgCpu] : []),
     "-machine", options.secureBoot ? "q35,smm=on" : "q35", "-m", String(options.memoryMiB ?? 512), "-smp", "1",
     ...(options.secureBoot ? ["-global", "driver=cfi.pflash01,property=secure,value=on"] : []),
     "-nodefaults", "-display", "none", "-monitor", "none", "-no-reboot",
