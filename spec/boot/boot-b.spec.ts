@@ -5,6 +5,11 @@
  * signed verity-sig partition, root=tmpfs. systemd's veritysetup generator opens /usr from
  * usrhash= on the UKI command line; a unit shipped in /usr prints where /usr is mounted from
  * and a marker once multi-user.target is reached. A flipped byte in /usr stops the boot.
+ *
+ * Opt-in (GPTIMG_BOOT_B=1, with .ci/oracles.sh run under the same variable to build the
+ * Debian system): it passes on an idle machine (≈110–130 s a boot), but under CI's parallel
+ * load the TCG guest kernel sometimes panics on a spurious #DB trap in kernel mode, and
+ * udev can miss systemd's 90 s device timeout, so it is not yet part of the CI suite.
  */
 import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync, copyFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,7 +34,8 @@ function systemAvailable(): boolean {
   return false;
 }
 
-const ready = bootOraclesAvailable() && oraclesAvailable("openssl", "root") && systemAvailable();
+const optedIn = process.env["GPTIMG_BOOT_B"] === "1";
+const ready = optedIn && bootOraclesAvailable() && oraclesAvailable("openssl", "root") && systemAvailable();
 
 describe.skipIf(!ready)("boot test B: Debian with systemd, /usr on dm-verity", () => {
   let image = "";
@@ -62,7 +68,7 @@ describe.skipIf(!ready)("boot test B: Debian with systemd, /usr on dm-verity", (
           stub: join(SYSTEM, "usr/lib/systemd/boot/efi/linuxx64.efi.stub"),
           kernel,
           initrds: [{ tree: SYSTEM, compression: "zstd" }, { tree: "initrd-extra", compression: "none" }],
-          cmdline: "console=ttyS0,115200 panic=5 root=tmpfs systemd.firstboot=no systemd.show_status=1",
+          cmdline: "console=ttyS0,115200 panic=5 root=tmpfs systemd.firstboot=no systemd.show_status=1 rd.systemd.default_device_timeout_sec=600 systemd.default_device_timeout_sec=600",
           osRelease: { text: 'ID=debian\nPRETTY_NAME="gptimg boot test B"\nVERSION_ID=13\n' },
           uname: kernelVersion,
           id: "debian",
