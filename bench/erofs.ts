@@ -7,6 +7,7 @@
  * space), our peak RSS < 256 MiB.
  */
 import { spawnSync } from "node:child_process";
+import { NOT_MEASURED, timed, type Measured } from "./timed.js";
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -17,21 +18,6 @@ const TREE = process.env["GPTIMG_TRIXIE_TREE"] ?? "/var/cache/gptimg/trixie-tree
 const UUID = "7c0a3e1d-5b2f-4c6a-9e8d-1f2a3b4c5d6e";
 const SOURCE_DATE_EPOCH = 1_750_000_000;
 const ROUNDS = 3;
-
-interface Measured {
-  seconds: number;
-  /** User + system CPU seconds: steadier than wall time on a loaded host. */
-  cpuSeconds: number;
-  maxRssKiB: number;
-}
-
-/** Runs a command under /usr/bin/time; returns its wall and CPU seconds and peak RSS. */
-function timed(command: string, args: string[]): Measured {
-  const result = spawnSync("/usr/bin/time", ["-f", "%e %U %S %M", command, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${result.status}): ${result.stderr}`);
-  const [seconds, user, system, maxRssKiB] = result.stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
-  return { seconds: seconds!, cpuSeconds: Math.round((user! + system!) * 100) / 100, maxRssKiB: maxRssKiB! };
-}
 
 /** The child that builds our image: scan the tree, plan, write through an atomic file sink. */
 function oursScript(output: string): string {
@@ -55,8 +41,8 @@ export async function benchErofs(): Promise<object> {
   const mounted = spawnSync("mount", ["--bind", "-o", "ro", TREE, bound]);
   if (mounted.status !== 0) throw new Error(`bind mount of ${TREE} failed: ${mounted.stderr}`);
   try {
-    let ours: Measured = { seconds: Infinity, cpuSeconds: Infinity, maxRssKiB: 0 };
-    let theirs: Measured = { seconds: Infinity, cpuSeconds: Infinity, maxRssKiB: 0 };
+    let ours: Measured = { ...NOT_MEASURED };
+    let theirs: Measured = { ...NOT_MEASURED };
     let oursBytes = 0;
     let theirsBytes = 0;
     for (let round = 0; round < ROUNDS; round++) {

@@ -7,6 +7,7 @@
  * ratio is reported (most of ours is Node's start-up).
  */
 import { spawnSync } from "node:child_process";
+import { NOT_MEASURED, timed, type Measured } from "./timed.js";
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -32,24 +33,14 @@ const DEFINITIONS: ReadonlyArray<[string, string]> = [
   ["09-home", "Type=home\nSizeMinBytes=1G\nWeight=1000\nPaddingWeight=10\n"],
 ];
 
-interface Measured {
-  seconds: number;
-  maxRssKiB: number;
-}
-
-/** Runs a command under /usr/bin/time; returns its wall seconds and peak RSS. */
-function timed(command: string, args: string[]): Measured {
-  const result = spawnSync("/usr/bin/time", ["-f", "%e %M", command, ...args], { encoding: "utf8", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" } });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${result.status}): ${result.stderr}`);
-  const [seconds, maxRssKiB] = result.stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
-  return { seconds: seconds!, maxRssKiB: maxRssKiB! };
-}
-
 function sfdiskDump(image: string, inside: string): string {
   const result = spawnSync("chroot", [TRIXIE_ROOT, "sfdisk", "-d", inside], { encoding: "utf8" });
   if (result.status !== 0) throw new Error(`sfdisk -d ${image} failed: ${result.stderr}`);
   return result.stdout.replaceAll(inside, "IMAGE");
 }
+
+/** The same minimal PATH and locale for both sides (sbin for the chroot, no inherited settings). */
+const CHROOT_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
 
 export async function benchGpt(): Promise<object> {
   const scratch = mkdtempSync(join(TRIXIE_ROOT, "tmp", "gptimg-bench-gpt-"));
@@ -59,17 +50,17 @@ export async function benchGpt(): Promise<object> {
     mkdirSync(definitions);
     for (const [name, body] of DEFINITIONS) writeFileSync(join(definitions, `${name}.conf`), `[Partition]\n${body}`);
     const common = ["--empty=create", `--size=${IMAGE_SIZE}`, `--seed=${SEED}`, "--dry-run=no"];
-    let ours: Measured = { seconds: Infinity, maxRssKiB: 0 };
-    let theirs: Measured = { seconds: Infinity, maxRssKiB: 0 };
+    let ours: Measured = { ...NOT_MEASURED };
+    let theirs: Measured = { ...NOT_MEASURED };
     let identicalTable = true;
     let imageBytes = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const theirsImage = join(scratch, `repart-${round}.raw`);
-      const repart = timed("chroot", [TRIXIE_ROOT, "systemd-repart", `--definitions=${inside(definitions)}`, ...common, inside(theirsImage)]);
+      const repart = timed("chroot", [TRIXIE_ROOT, "systemd-repart", `--definitions=${inside(definitions)}`, ...common, inside(theirsImage)], CHROOT_ENV);
       if (repart.seconds < theirs.seconds) theirs = repart;
 
       const oursImage = join(scratch, `gptimg-${round}.raw`);
-      const run = timed(process.execPath, [GPTIMG_BIN, "repart", `--definitions=${definitions}`, ...common, oursImage]);
+      const run = timed(process.execPath, [GPTIMG_BIN, "repart", `--definitions=${definitions}`, ...common, oursImage], CHROOT_ENV);
       if (run.seconds < ours.seconds) ours = run;
 
       identicalTable &&= sfdiskDump(theirsImage, inside(theirsImage)) === sfdiskDump(oursImage, inside(oursImage));

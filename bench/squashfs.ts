@@ -6,7 +6,7 @@
  * its own; runs alternate so host load hits both alike.
  * Targets: time ratio ≤ 1.0, size ratio ≤ 1.01, our peak RSS < 256 MiB.
  */
-import { spawnSync } from "node:child_process";
+import { timed, type Measured } from "./timed.js";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,21 +16,6 @@ const TREE = process.env["GPTIMG_TRIXIE_TREE"] ?? "/var/cache/gptimg/trixie-tree
 const BLOCK_BYTES = 131072;
 const PROCESSORS = 2;
 const ROUNDS = Number(process.env["GPTIMG_BENCH_ROUNDS"] ?? 1);
-
-interface Measured {
-  seconds: number;
-  /** User + system CPU seconds: steadier than wall time on a loaded host. */
-  cpuSeconds: number;
-  maxRssKiB: number;
-}
-
-/** Runs a command under /usr/bin/time; returns its wall and CPU seconds and peak RSS. */
-function timed(command: string, args: string[]): Measured {
-  const result = spawnSync("/usr/bin/time", ["-f", "%e %U %S %M", command, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${result.status}): ${result.stderr}`);
-  const [seconds, user, system, maxRssKiB] = result.stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
-  return { seconds: seconds!, cpuSeconds: Math.round((user! + system!) * 100) / 100, maxRssKiB: maxRssKiB! };
-}
 
 /** The child that builds our image: scan the tree and write it through an atomic file sink. */
 function oursScript(compression: string, output: string): string {
