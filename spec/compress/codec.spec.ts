@@ -9,22 +9,9 @@ import { describe, expect, it } from "vitest";
 import { loadCodec, resolveLevel } from "../../lib/compress/codec.js";
 import { CompressionPool } from "../../lib/compress/pool.js";
 import { GptimgError } from "../../lib/core/errors.js";
+import { seededBytes } from "../formats/squashfs/support/synthetic-tree.js";
 
 const text = new TextEncoder().encode("squashfs block ".repeat(5000));
-
-function noise(length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let state = 0x9e3779b9;
-  for (let index = 0; index < length; index++) {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    out[index] = state & 0xff;
-  }
-  return out;
-}
 
 describe("codecs", () => {
   it("gzip writes a zlib stream (RFC 1950 header) that inflates back", async () => {
@@ -54,7 +41,7 @@ describe("CompressionPool", () => {
     for (const workers of [1, 3]) {
       const pool = new CompressionPool("gzip", 6, workers);
       try {
-        const blocks = Array.from({ length: 12 }, (_, index) => (index % 3 === 0 ? noise(4096 + index) : text.slice(index)));
+        const blocks = Array.from({ length: 12 }, (_, index) => (index % 3 === 0 ? seededBytes(4096 + index, 1, false) : text.slice(index)));
         const replies = await Promise.all(blocks.map((block) => pool.compress(block.slice())));
         replies.forEach((reply, index) => {
           const original = blocks[index]!;

@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runOk } from "../../../support/oracles.js";
+import { pattern } from "../../../support/patterns.js";
 
 export function createEdgeTree(root: string): void {
   const sh = (script: string): void => void runOk("sh", ["-euc", script], { cwd: root });
@@ -58,10 +59,4 @@ export function createEdgeTree(root: string): void {
   mkdirSync(join(root, "times"));
   sh("touch -d '1970-01-02 00:00:00 UTC' times/1970 && touch -d '1960-06-01 12:00:00 UTC' times/before-epoch && touch -d '2100-01-01 UTC' times/future");
   sh("touch -h -d '2001-02-03 04:05:06 UTC' links/dangling && touch -d '1999-12-31 23:59:59 UTC' files");
-}
-
-function pattern(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let index = 0; index < length; index++) out[index] = (index * 31 + seed * 17 + (index >> 8)) & 0xff;
-  return out;
 }

@@ -5,6 +5,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runOk } from "../../../support/oracles.js";
+import { pattern } from "../../../support/patterns.js";
+import { seededBytes } from "./synthetic-tree.js";
 
 export const EDGE_BLOCK_BYTES = 128 * 1024;
 
@@ -16,7 +18,7 @@ export function createSquashfsEdgeTree(root: string): void {
   writeFileSync(join(root, "files/one-past-block"), pattern(EDGE_BLOCK_BYTES + 1, 2));
   writeFileSync(join(root, "files/one-short-block"), pattern(EDGE_BLOCK_BYTES - 1, 3));
   writeFileSync(join(root, "files/three-blocks-and-a-bit"), pattern(3 * EDGE_BLOCK_BYTES + 100, 4));
-  writeFileSync(join(root, "files/random-1MiB"), randomBytes(1024 * 1024, 5));
+  writeFileSync(join(root, "files/random-1MiB"), seededBytes(1024 * 1024, 5, false));
   writeFileSync(join(root, "files/duplicate-a"), pattern(2 * EDGE_BLOCK_BYTES + 7, 6));
   writeFileSync(join(root, "files/duplicate-b"), pattern(2 * EDGE_BLOCK_BYTES + 7, 6));
   writeFileSync(join(root, "files/small"), "hello squashfs\n");
@@ -66,25 +68,4 @@ export function createSquashfsEdgeTree(root: string): void {
   mkdirSync(join(root, "times"));
   sh("touch -d '1970-01-02 00:00:00 UTC' times/1970 && touch -d '1985-06-01 12:00:00 UTC' times/1985 && touch -d '2100-01-01 UTC' times/future");
   sh("touch -h -d '2001-02-03 04:05:06 UTC' links/dangling && touch -d '1999-12-31 23:59:59 UTC' files");
-}
-
-function pattern(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let index = 0; index < length; index++) out[index] = (index * 31 + seed * 17 + (index >> 8)) & 0xff;
-  return out;
-}
-
-/** Incompressible bytes from a fixed xorshift seed (blocks that must be stored raw). */
-function randomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let state = seed * 2654435761 >>> 0 || 1;
-  for (let index = 0; index < length; index++) {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    out[index] = state & 0xff;
-  }
-  return out;
 }
