@@ -17,7 +17,7 @@ import { signPe, signPeSource } from "../formats/pe/authenticode.js";
 import { espTree, ukiFileName } from "../formats/pe/esp.js";
 import { planUki, ukiSource } from "../formats/pe/uki.js";
 import { FileSink } from "../io/sink.js";
-import { FileSliceSource, type ByteSource } from "../io/source.js";
+import { FileSliceSource, sourceChunks, type ByteSource } from "../io/source.js";
 import type { PartitionDefinition } from "../plan/definition.js";
 import { fatVolumeId } from "../plan/ids.js";
 import { treeFromDirectory } from "../tree/from-dir.js";
@@ -50,6 +50,8 @@ export interface BootRequest {
   readonly sbat: string | undefined;
   readonly ukiName: { readonly id: string; readonly version: string | undefined; readonly triesLeft: number | undefined };
   readonly secureBoot: { readonly privateKeyPem: string; readonly certificatePem: string } | undefined;
+  /** Also write the final UKI here (the update artifact of compose --artifacts). */
+  readonly ukiCopyPath?: string;
 }
 
 /** Stands in for a SHA-256 root hash (always 64 hex digits) while sizes are planned. */
@@ -101,6 +103,20 @@ async function initrdSource(initrd: BootInitrd, index: number, request: BootRequ
   return new FileSliceSource(spool, 0, position.value, `${where} (cpio)`);
 }
 
+async function copySource(source: ByteSource, path: string): Promise<void> {
+  const sink = await FileSink.create(path, 0);
+  try {
+    let position = 0;
+    for await (const chunk of sourceChunks(source, 1024 * 1024)) {
+      await sink.writeAt(position, chunk);
+      position += chunk.length;
+    }
+    await sink.truncate(position);
+  } finally {
+    await sink.close();
+  }
+}
+
 /** Overlays `top` onto `base` (top wins), for an ESP that also has copyFiles= content. */
 function overlay(base: DirNode, top: DirNode): DirNode {
   const builder = new TreeBuilder(base.meta);
@@ -124,7 +140,7 @@ export async function bootEspContent(definition: PartitionDefinition, baseTree: 
   for (const [index, initrd] of request.initrds.entries()) initrds.push(await initrdSource(initrd, index, request, context));
   const fileName = ukiFileName({ id: request.ukiName.id, ...(request.ukiName.version !== undefined ? { version: request.ukiName.version } : {}), ...(request.ukiName.triesLeft !== undefined ? { triesLeft: request.ukiName.triesLeft } : {}) }, `${where}.uki`);
 
-  const espFor = async (verity: readonly VerityDependency[]): Promise<DirNode> => {
+  const espFor = async (verity: readonly VerityDependency[]): Promise<{ tree: DirNode; uki: ByteSource }> => {
     const plan = await planUki({
       stub,
       linux,
@@ -138,7 +154,7 @@ export async function bootEspContent(definition: PartitionDefinition, baseTree: 
     const unsigned = ukiSource(plan, `${where}.uki`);
     const uki = request.secureBoot ? await signPeSource(unsigned, request.secureBoot.privateKeyPem, request.secureBoot.certificatePem, { imageWhere: `${where}.uki` }) : unsigned;
     const tree = await espTree({ systemdBoot, uki, ukiFileName: fileName, loaderConf: request.loaderConf, mtime: context.sourceDateEpoch ?? 0 });
-    return baseTree ? overlay(baseTree, tree) : tree;
+    return { tree: baseTree ? overlay(baseTree, tree) : tree, uki };
   };
   const fat = (tree: DirNode, sizeBytes?: number) =>
     planFat({
@@ -150,13 +166,14 @@ export async function bootEspContent(definition: PartitionDefinition, baseTree: 
       grainBytes: context.grainBytes,
       where: definition.source,
     });
-  const smallest = fat(await espFor(verityPlaceholders));
+  const smallest = fat((await espFor(verityPlaceholders)).tree);
   return {
     minimumBytes: smallest.sizeBytes,
     needsVerity: true,
     async write(sink, partitionSizeBytes, dependencies) {
-      const tree = await espFor(dependencies.verity);
+      const { tree, uki } = await espFor(dependencies.verity);
       await writeFat(fat(tree, partitionSizeBytes), sink);
+      if (request.ukiCopyPath !== undefined) await copySource(uki, request.ukiCopyPath);
     },
   };
 }

@@ -1,7 +1,10 @@
 /** `gptimg compose SPEC -o IMAGE`: build an image from a JSON spec. */
-import { resolve } from "node:path";
+import { mkdtemp, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { compose } from "../build/compose.js";
+import { ErrorCode, fail } from "../core/errors.js";
+import { writeArtifacts, type ArtifactManifest } from "../update/artifacts.js";
 import { readSpec } from "../input/spec.js";
 import { specJsonSchema } from "../input/schema.js";
 import { loadSigningKey, progressBar, sourceDateEpoch } from "./environment.js";
@@ -9,7 +12,8 @@ import { parseWorkers, parseArchitecture, parseBoolean, parseImageSize, parseSee
 import { composeReport, renderTable } from "./report.js";
 
 interface ComposeFlags {
-  output: string;
+  output?: string;
+  artifacts?: string;
   seed?: string;
   imageVersion?: string;
   architecture?: string;
@@ -27,7 +31,8 @@ export function registerCompose(program: Command): void {
     .command("compose")
     .description("Build a disk image from a JSON spec (paths in the spec are relative to the spec file)")
     .argument("<spec>", "spec JSON file (schema: schema/spec.schema.json)")
-    .requiredOption("-o, --output <image>", "image file to write (created atomically: no partial file on failure)")
+    .option("-o, --output <image>", "image file to write (created atomically: no partial file on failure)")
+    .option("--artifacts <dir>", "also write the update artifacts (slot images .zst/.gz, the UKI, SHA256SUMS, manifest.json) into this new directory; -o may then be left out")
     .option("--seed <uuid>", 'override the spec\'s seed; "random" for random UUIDs')
     .option("--image-version <version>", "override the spec's imageVersion (used by %A in labels)")
     .option("--architecture <arch>", "override the spec's architecture")
@@ -42,7 +47,9 @@ export function registerCompose(program: Command): void {
 Examples:
   gptimg compose examples/minimal/spec.json -o disk.raw
   gptimg compose spec.json -o disk.raw --seed random --json
-  SOURCE_DATE_EPOCH=1700000000 gptimg compose spec.json -o disk.raw`)
+  SOURCE_DATE_EPOCH=1700000000 gptimg compose spec.json -o disk.raw
+  gptimg compose spec.json -o v1.raw                                  # A/B image, version from the spec
+  gptimg compose spec.json --image-version 2 --artifacts updates/v2   # artifacts for gptimg update / sysupdate`)
     .action(async (specPath: string, flags: ComposeFlags) => {
       const spec = readSpec(specPath, {
         seed: flags.seed,
@@ -50,31 +57,60 @@ Examples:
         architecture: flags.architecture === undefined ? undefined : parseArchitecture(flags.architecture, "--architecture"),
         size: parseImageSize(flags.size, "--size"),
       });
-      const progress = progressBar(process.stderr, "gptimg compose", !flags.json);
-      const result = await compose({
-        imagePath: resolve(flags.output),
-        definitions: spec.definitions,
-        seed: parseSeed(spec.seed, spec.seed === flags.seed ? "--seed" : `${specPath}: seed`),
-        sectorSize: spec.sectorSize,
-        // 4096-byte verity blocks match the kernel page size whatever the GPT sector size.
-        filesystemSectorSize: 4096,
-        size: spec.size,
-        empty: "create",
-        dryRun: flags.dryRun ?? false,
-        copySource: spec.baseDirectory,
-        deferredTypes: new Set(),
-        split: parseBoolean(flags.split, "--split", false),
-        sourceDateEpoch: sourceDateEpoch(process.env, spec.sourceDateEpoch),
-        concurrency: parseWorkers(flags.workers, "--workers"),
-        signingKey: loadSigningKey(flags.privateKey ?? spec.signing?.privateKey, flags.certificate ?? spec.signing?.certificate, flags.privateKey ? "--private-key" : `${specPath}: signing.privateKey`, flags.certificate ? "--certificate" : `${specPath}: signing.certificate`),
-        fitContent: true,
-        ...(spec.boot ? { boot: spec.boot } : {}),
-        repartAttributeQuirk: false,
-        progress: progress.update,
-      });
-      progress.finish();
-      if (flags.json) process.stdout.write(`${JSON.stringify(composeReport(result), null, 2)}\n`);
-      else process.stdout.write(`${renderTable(result)}\n`);
+      if (flags.output === undefined && flags.artifacts === undefined) fail(ErrorCode.Usage, "compose: no output", "give -o IMAGE, --artifacts DIR, or both");
+      if (flags.artifacts !== undefined && !spec.update) fail(ErrorCode.Usage, `--artifacts: ${specPath} declares no update slots`, 'add "slots" to the versioned partitions and an "update" section');
+      const scratch = flags.output === undefined ? await mkdtemp(join(resolve(flags.artifacts!, ".."), ".gptimg-artifacts-")) : undefined;
+      try {
+        const imagePath = flags.output === undefined ? join(scratch!, "image.raw") : resolve(flags.output);
+        const ukiCopyPath = flags.artifacts !== undefined && spec.boot ? `${imagePath}.uki.efi` : undefined;
+        const progress = progressBar(process.stderr, "gptimg compose", !flags.json);
+        const result = await compose({
+          imagePath,
+          definitions: spec.definitions,
+          seed: parseSeed(spec.seed, spec.seed === flags.seed ? "--seed" : `${specPath}: seed`),
+          sectorSize: spec.sectorSize,
+          // 4096-byte verity blocks match the kernel page size whatever the GPT sector size.
+          filesystemSectorSize: 4096,
+          size: spec.size,
+          empty: "create",
+          dryRun: flags.dryRun ?? false,
+          copySource: spec.baseDirectory,
+          deferredTypes: new Set(),
+          split: parseBoolean(flags.split, "--split", false),
+          sourceDateEpoch: sourceDateEpoch(process.env, spec.sourceDateEpoch),
+          concurrency: parseWorkers(flags.workers, "--workers"),
+          signingKey: loadSigningKey(flags.privateKey ?? spec.signing?.privateKey, flags.certificate ?? spec.signing?.certificate, flags.privateKey ? "--private-key" : `${specPath}: signing.privateKey`, flags.certificate ? "--certificate" : `${specPath}: signing.certificate`),
+          fitContent: true,
+          ...(spec.boot ? { boot: { ...spec.boot, ...(ukiCopyPath !== undefined ? { ukiCopyPath } : {}) } } : {}),
+          repartAttributeQuirk: false,
+          progress: progress.update,
+        });
+        progress.finish();
+        let artifacts: ArtifactManifest | undefined;
+        if (flags.artifacts !== undefined && result.written) {
+          try {
+            artifacts = await writeArtifacts({
+              directory: resolve(flags.artifacts),
+              imagePath,
+              layout: result.layout,
+              finalUuids: result.finalUuids,
+              slotted: spec.update!.slots.slotted,
+              compressions: spec.update!.settings?.artifactCompression ?? ["zstd"],
+              imageId: spec.imageId!,
+              imageVersion: spec.imageVersion!,
+              architecture: spec.architecture,
+              uki: ukiCopyPath !== undefined && spec.update!.uki ? { path: ukiCopyPath, transfer: spec.update!.uki, instancesMax: spec.update!.settings?.instancesMax ?? 2 } : undefined,
+              concurrency: parseWorkers(flags.workers, "--workers"),
+            });
+          } finally {
+            if (ukiCopyPath !== undefined) await rm(ukiCopyPath, { force: true });
+          }
+        }
+        if (flags.json) process.stdout.write(`${JSON.stringify({ ...composeReport(result), ...(artifacts ? { artifacts } : {}) }, null, 2)}\n`);
+        else process.stdout.write(`${renderTable(result)}\n${artifacts ? `artifacts: ${[...artifacts.partitions.flatMap((partition) => partition.files.map((file) => file.name)), ...(artifacts.uki ? [artifacts.uki.name] : [])].join(", ")}\n` : ""}`);
+      } finally {
+        if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+      }
     });
 }
 

@@ -11,6 +11,8 @@ export interface CompressJob {
   readonly level: number;
   /** Must own its whole ArrayBuffer: it is transferred to the worker. */
   readonly block: Uint8Array;
+  /** Reply with the compressed stream even when it is not smaller (stream formats, not block formats). */
+  readonly keepStream?: boolean;
 }
 
 export interface CompressReply {
@@ -27,9 +29,9 @@ export class CompressionPool {
   }
 
   /** `block` is transferred: the caller must not use it afterwards. */
-  compress(block: Uint8Array): Promise<CompressReply> {
+  compress(block: Uint8Array, keepStream = false): Promise<CompressReply> {
     const owned = block.byteOffset === 0 && block.byteLength === block.buffer.byteLength ? block : block.slice();
-    const job: CompressJob = { codecId: this.codecId, level: this.level, block: owned };
+    const job: CompressJob = { codecId: this.codecId, level: this.level, block: owned, keepStream };
     return this.pool.submit(job, [owned.buffer as ArrayBuffer]);
   }
 

@@ -18,7 +18,7 @@ function serve(): void {
       codecs.set(job.codecId, codec);
     }
     const compressed = (await codec).compress(job.block, job.level);
-    const reply: CompressReply = compressed.length < job.block.length
+    const reply: CompressReply = compressed.length < job.block.length || job.keepStream
       ? { bytes: owned(compressed), compressed: true }
       : { bytes: job.block, compressed: false };
     port.postMessage(reply, [reply.bytes.buffer as ArrayBuffer]);

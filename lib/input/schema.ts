@@ -4,6 +4,7 @@
  */
 import { typeIdentifiers } from "../formats/gpt/types.js";
 import { BOOT_KEYS, PARTITION_KEYS, TOP_LEVEL_KEYS, UKI_KEYS } from "./spec.js";
+import { RUNTIME_KEYS, UPDATE_KEYS } from "./update-keys.js";
 
 const SIZE = { oneOf: [{ type: "integer", minimum: 0 }, { type: "string", pattern: "^\\s*\\d+(\\.\\d+)?\\s*[KMGTPEkmgtpe]?[Bb]?(\\s*\\d+(\\.\\d+)?\\s*[KMGTPEkmgtpe]?[Bb]?)*\\s*$" }], description: 'bytes, or a size like "512M" (base 1024, as repart)' };
 
@@ -21,6 +22,9 @@ const PARTITION_DESCRIPTIONS: Record<string, string> = {
   minimize: 'off, best (or true) or guess; read-only and verity partitions fit their content by default',
   allRootOwned: "uid/gid 0 for every entry, e.g. for a directory read by an unprivileged user (gptimg extension)",
   xattrs: "read extended attributes of directory sources (default true; gptimg extension)",
+  slots: "A/B(/C) slots for this versioned partition (on a verity data partition its hash and signature follow); slot A holds imageVersion, the others are labelled _empty",
+  slotSize: "size of every slot (required with slots; hash slots hold the tree of a full slot, signature slots are 16 KiB)",
+  inImage: "false: not in the image; systemd-repart creates it at first boot from the generated repart.d",
 };
 
 function partitionProperty(key: string, kind: string): object {
@@ -32,6 +36,13 @@ function partitionProperty(key: string, kind: string): object {
     case "strings": return { type: "array", items: { type: "string" }, ...description };
     case "flags": return { oneOf: [{ type: "integer", minimum: 0 }, { type: "string", pattern: "^(0x[0-9a-fA-F]+|0b[01]+|\\d+)$" }], description: "64-bit GPT attribute bits" };
     case "minimize": return { oneOf: [{ type: "boolean" }, { enum: ["off", "best", "guess"] }], ...description };
+    case "emptySlots": return { enum: ["image", "first-boot"], description: 'where the "_empty" slots B, C … are: in the image (default) or created by systemd-repart at first boot' };
+    case "runtime": return {
+      type: "object",
+      additionalProperties: false,
+      description: "repart.d keys for this partition at first boot (generated /usr/lib/repart.d); sizes as bytes or \"1G\"",
+      properties: { sizeMinBytes: SIZE, sizeMaxBytes: SIZE, weight: { type: "integer", minimum: 0 }, paddingWeight: { type: "integer", minimum: 0 }, factoryReset: { type: "boolean" }, format: { type: "string" }, encrypt: { enum: ["off", "key-file", "tpm2", "key-file+tpm2"] }, label: { type: "string" }, makeDirectories: { type: "array", items: { type: "string" } } },
+    };
     case "stringOrInteger": return { type: ["string", "integer"], ...description };
     case "entries": return { type: "array", description: "files, directories and symlinks written in the spec (gptimg extension)", items: { type: "object", additionalProperties: false, required: ["path"], properties: { path: { type: "string" }, type: { enum: ["file", "dir", "symlink"] }, content: { type: "string" }, contentFrom: { type: "string" }, target: { type: "string" }, mode: MODE, uid: ID, gid: ID } } };
     case "overrides": return { type: "array", description: "owner/group/mode per path or glob; later wins (gptimg extension)", items: { type: "object", additionalProperties: false, required: ["path"], properties: { path: { type: "string" }, mode: MODE, uid: ID, gid: ID } } };
@@ -85,9 +96,27 @@ export function specJsonSchema(): object {
         },
       },
     },
+    update: {
+      type: "object",
+      additionalProperties: false,
+      required: ["source"],
+      description: "A/B updates: generated sysupdate.d transfers and repart.d files, artifact names (compose --artifacts)",
+      properties: {
+        source: { type: "object", additionalProperties: false, required: ["path"], properties: { type: { enum: ["url-file", "url-tar", "regular-file", "directory", "tar"] }, path: { type: "string" } }, description: "sysupdate [Source]: where devices fetch the artifacts" },
+        definitionsIn: { enum: ["usr", "root", "none"], description: "partition whose tree gets /usr/lib/repart.d and /usr/lib/sysupdate.d (default usr, else root)" },
+        instancesMax: { type: "integer", minimum: 1, description: "UKIs kept in the ESP (default 2)" },
+        artifactCompression: { oneOf: [{ enum: ["zstd", "gzip", "none"] }, { type: "array", items: { enum: ["zstd", "gzip", "none"] } }], description: 'default ["zstd"]' },
+        verify: { type: "boolean", description: "sysupdate Verify= (needs a signed SHA256SUMS.gpg; default false)" },
+        transfers: { type: "boolean", description: "generate sysupdate.d transfers (default true)" },
+        repartDefinitions: { type: "boolean", description: "generate repart.d for first boot (default true)" },
+        transferSuffix: { enum: [".transfer", ".conf"], description: '".transfer" (systemd >= 257, default) or ".conf"' },
+      },
+    },
     partitions: { type: "array", minItems: 1, items: { type: "object", additionalProperties: false, required: ["type"], properties: partitionProperties } },
   };
   for (const key of TOP_LEVEL_KEYS) if (!(key in topLevel)) throw new Error(`internal: schema lacks top-level key ${key}`);
+  for (const key of UPDATE_KEYS) if (!(key in (topLevel["update"] as { properties: object }).properties)) throw new Error(`internal: schema lacks update.${key}`);
+  for (const key of RUNTIME_KEYS) if (!(key in (partitionProperty("runtime", "runtime") as { properties: object }).properties)) throw new Error(`internal: schema lacks runtime.${key}`);
   for (const key of [...BOOT_KEYS]) if (!(key in (topLevel["boot"] as { properties: object }).properties)) throw new Error(`internal: schema lacks boot.${key}`);
   for (const key of [...UKI_KEYS]) if (!(key in ((topLevel["boot"] as { properties: { uki: { properties: object } } }).properties.uki.properties))) throw new Error(`internal: schema lacks boot.uki.${key}`);
   return {

@@ -14,6 +14,9 @@ import { checkDefinition } from "../plan/validate.js";
 import type { BootRequest } from "../build/boot.js";
 import { parseFlags } from "./repartd.js";
 import { expandLabelSpecifiers, labelFitsGpt } from "./specifiers.js";
+import { interpretPartitionUpdateKeys, interpretUpdateSettings } from "./update-keys.js";
+import { planSlots, type SlotPlan, type UpdateSettings } from "../update/slots.js";
+import { repartDefinitionFiles, sysupdateTransferFiles, type GeneratedFile, type UkiTransfer } from "../update/on-device.js";
 
 export interface ImageSpec {
   readonly path: string;
@@ -30,9 +33,19 @@ export interface ImageSpec {
   /** systemd-boot + UKI for the ESP; the UKI's command line gets the verity root hashes. */
   readonly boot: (BootRequest & { readonly espIndex: number }) | undefined;
   readonly definitions: readonly PartitionDefinition[];
+  /** A/B slots, artifacts and on-device definitions (spec `update` and `slots` keys). */
+  readonly update: UpdateSpec | undefined;
 }
 
-export const TOP_LEVEL_KEYS = ["$schema", "seed", "architecture", "size", "sectorSize", "imageId", "imageVersion", "sourceDateEpoch", "signing", "boot", "partitions"] as const;
+export interface UpdateSpec {
+  readonly settings: UpdateSettings | undefined;
+  readonly slots: SlotPlan;
+  /** repart.d and sysupdate.d files written into the usr (or root) tree, paths relative to /usr. */
+  readonly onDevice: readonly GeneratedFile[];
+  readonly uki: UkiTransfer | undefined;
+}
+
+export const TOP_LEVEL_KEYS = ["$schema", "seed", "architecture", "size", "sectorSize", "imageId", "imageVersion", "sourceDateEpoch", "signing", "boot", "update", "partitions"] as const;
 export const BOOT_KEYS = ["esp", "systemdBoot", "loaderConf", "uki", "secureBoot"] as const;
 export const UKI_KEYS = ["stub", "kernel", "initrds", "cmdline", "osRelease", "uname", "sbat", "id", "version", "triesLeft"] as const;
 
@@ -45,6 +58,7 @@ export const PARTITION_KEYS = {
   factoryReset: "boolean", flags: "flags", noAuto: "boolean", readOnly: "boolean", growFileSystem: "boolean",
   splitName: "string", minimize: "minimize", compression: "string", compressionLevel: "stringOrInteger",
   entries: "entries", overrides: "overrides", allRootOwned: "boolean", xattrs: "boolean",
+  slots: "integer", slotSize: "size", emptySlots: "emptySlots", inImage: "boolean", runtime: "runtime",
 } as const;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -93,9 +107,53 @@ export function interpretSpec(json: Json, path: string, overrides: SpecOverrides
   if (!Array.isArray(partitions) || partitions.length === 0) fail(ErrorCode.Spec, `${at("partitions")}: must be a non-empty array`, "list the partitions of the image");
   const baseDirectory = dirname(resolve(path));
   const options = { architecture, specifiers: { architecture, imageId, imageVersion }, hasPrivateKey: signing !== undefined, hasCertificate: signing !== undefined };
-  const definitions = partitions.map((partition, index) => checkDefinition(interpretPartition(partition, `${path}: partitions[${index}]`, baseDirectory, options.specifiers, architecture), options));
-  const boot = interpretBoot(json["boot"], at("boot"), baseDirectory, definitions, { imageId, imageVersion });
-  return { path, baseDirectory, seed: seedText, architecture, size: size as number | "auto", sectorSize, imageId, imageVersion, sourceDateEpoch: epoch as number | undefined, signing, boot, definitions };
+  const updateKeys = partitions.map((partition, index) => (isObject(partition) ? interpretPartitionUpdateKeys(partition, `${path}: partitions[${index}]`) : undefined));
+  const specDefinitions = partitions.map((partition, index) => {
+    // A partition made at first boot is formatted by systemd-repart on the device, with any file system it knows.
+    const firstBootOnly = updateKeys[index]?.inImage === false && isObject(partition);
+    const definition = checkDefinition(interpretPartition(firstBootOnly ? withoutKey(partition, "format") : partition, `${path}: partitions[${index}]`, baseDirectory, options.specifiers, architecture), options);
+    return firstBootOnly ? { ...definition, format: optionalString(partition, "format", (key) => `${path}: partitions[${index}].${key}`) } : definition;
+  });
+  const specBoot = interpretBoot(json["boot"], at("boot"), baseDirectory, specDefinitions, { imageId, imageVersion });
+  const updateSettings = interpretUpdateSettings(json["update"], at("update"));
+  let definitions = specDefinitions;
+  let boot = specBoot;
+  let update: UpdateSpec | undefined;
+  if (updateSettings !== undefined || updateKeys.some((keys) => keys !== undefined)) {
+    const slots = planSlots(specDefinitions.map((definition, index) => {
+      const label = (partitions[index] as { [key: string]: Json })["label"];
+      return { definition, labelTemplate: typeof label === "string" ? label : undefined, update: updateKeys[index] };
+    }), { imageId, imageVersion, architecture }, path);
+    if (specBoot && slots.imageIndexOf[specBoot.espIndex] === undefined) fail(ErrorCode.Spec, `${at("boot.esp")}: the ESP must be in the image`, 'drop "inImage": false from it');
+    boot = specBoot ? { ...specBoot, espIndex: slots.imageIndexOf[specBoot.espIndex]! } : undefined;
+    if (boot && updateSettings && boot.ukiName.version !== imageVersion) fail(ErrorCode.Spec, `${at("boot.uki.version")}: "${boot.ukiName.version}" differs from imageVersion "${imageVersion}"`, "sysupdate names the UKI by the image version: drop boot.uki.version");
+    const uki = boot && updateSettings ? { id: boot.ukiName.id, triesLeft: boot.ukiName.triesLeft } : undefined;
+    const onDevice = updateSettings ? [...(updateSettings.repartDefinitions ? repartDefinitionFiles(slots) : []), ...(updateSettings.transfers ? sysupdateTransferFiles(slots, updateSettings, uki) : [])] : [];
+    definitions = withOnDeviceFiles(slots.definitions, onDevice, updateSettings?.definitionsIn, at("update.definitionsIn"));
+    update = { settings: updateSettings, slots: { ...slots, definitions }, onDevice, uki };
+  }
+  return { path, baseDirectory, seed: seedText, architecture, size: size as number | "auto", sectorSize, imageId, imageVersion, sourceDateEpoch: epoch as number | undefined, signing, boot, definitions, update };
+}
+
+/**
+ * Writes the generated repart.d/sysupdate.d files into the tree of the usr partition (as
+ * lib/…) or the root partition (as usr/lib/…) before it is built, so they are covered by its
+ * verity hash like the rest of the OS.
+ */
+function withOnDeviceFiles(definitions: readonly PartitionDefinition[], files: readonly GeneratedFile[], definitionsIn: "usr" | "root" | "none" | undefined, where: string): PartitionDefinition[] {
+  if (files.length === 0 || definitionsIn === "none") return [...definitions];
+  const carries = (designator: "usr" | "root") => definitions.findIndex((definition) => definition.type.designator === designator && definition.label !== "_empty");
+  const designator = definitionsIn ?? (carries("usr") >= 0 ? "usr" : "root");
+  const index = carries(designator);
+  if (index < 0) return fail(ErrorCode.Spec, `${where}: no ${designator} partition to carry /usr/lib/repart.d and /usr/lib/sysupdate.d`, 'add one, or set update.definitionsIn to "none" (and update.transfers/repartDefinitions to false)');
+  const target = definitions[index]!;
+  if (target.copyFiles.length === 0 && target.makeDirectories.length === 0 && (target.tree?.entries.length ?? 0) === 0) {
+    fail(ErrorCode.Spec, `${target.source}: the generated update definitions go into this partition, but it has no file tree`, 'give it "copyFiles", or set update.definitionsIn to "none"');
+  }
+  const prefix = designator === "usr" ? "" : "usr/";
+  const entries = files.map((file) => ({ path: `${prefix}${file.path}`, type: "file" as const, content: file.content, mode: 0o644, uid: 0, gid: 0 }));
+  const tree = target.tree ?? { entries: [], overrides: [], allRootOwned: false, xattrs: true };
+  return definitions.map((definition, position) => (position === index ? { ...definition, tree: { ...tree, entries: [...tree.entries, ...entries] } } : definition));
 }
 
 function interpretBoot(json: Json | undefined, where: string, baseDirectory: string, definitions: readonly PartitionDefinition[], image: { imageId: string | undefined; imageVersion: string | undefined }): ImageSpec["boot"] {
@@ -376,6 +434,10 @@ function parseSpecSize(value: Json, where: string, allowAuto: boolean): number |
     if (parsed !== undefined) return parsed;
   }
   return fail(ErrorCode.Spec, `${where}: ${JSON.stringify(value)} is not a size`, `use bytes or a string like "512M" or "2G" (base 1024)${allowAuto ? ', or "auto"' : ""}`);
+}
+
+function withoutKey(json: { [key: string]: Json }, key: string): { [key: string]: Json } {
+  return Object.fromEntries(Object.entries(json).filter(([name]) => name !== key));
 }
 
 function isObject(value: Json): value is { [key: string]: Json } {
