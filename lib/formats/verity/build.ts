@@ -4,15 +4,16 @@
  *
  * VerityHasher is a SequentialSink: the data partition's writer tees into it, so the tree is
  * built while the data is produced, never by reading the partition a second time. Writes of
- * any size are packed into batches of whole data blocks, each stored as a salt ‖ block record
- * so the digest input is contiguous; batches go to worker threads (lib/core/pool.ts) and their
- * digests are consumed in submission order, so the result does not depend on chunking or
- * worker count.
+ * any size are copied (one memcpy per write) into units of whole data blocks in a ring shared
+ * with concurrency − 1 worker threads (leaf-ring.ts, started through lib/core/pool.ts). The
+ * workers hash units as they are published and the main thread hashes the surplus, so every
+ * thread hashes; digests are collected in unit order whoever computed them, so the result
+ * does not depend on chunking or worker count.
  *
  * Memory: level 0 (one digest slot per data block, 1/128 of the data for 4 KiB blocks and
  * sha256: 8 MiB per GiB) and the levels above it (1/128 of that again) are held in memory
- * until the hash image is written; the data itself is held only as in-flight batches
- * (batch size × 2 × workers, plus the salt in front of each block).
+ * until the hash image is written; the data itself only in the ring (unit size × (8 ×
+ * workers + 2), 5 MiB with one worker).
  *
  * A trailing partial data block is not covered, exactly as veritysetup does (formats.md
  * §3.2, VERIFIED); image partitions are block-aligned, so this only matters for odd inputs.
@@ -20,10 +21,10 @@
 import { ErrorCode, fail } from "../../core/errors.js";
 import { isGuid } from "../../core/guid.js";
 import { WorkerPool, workerScriptPath } from "../../core/pool.js";
-import { alignUp } from "../../core/int.js";
 import type { SequentialSink } from "../../io/stream.js";
 import { writeZeros } from "../../io/stream.js";
-import { hashBlocks, hashSaltedRecords, type HashJob, type HashReply } from "./hash-blocks.js";
+import { hashBlocks, leafHeadroomBytes } from "./hash-blocks.js";
+import { LeafRing } from "./leaf-ring.js";
 import { MAX_SALT_BYTES } from "./layout.js";
 import { checkVerityParameters, digestLayout, planVerity, type VerityAlgorithm, type VerityPlan } from "./plan.js";
 import { encodeSuperblock } from "./superblock.js";
@@ -41,9 +42,9 @@ export interface VerityHasherParameters {
 }
 
 export interface VerityHasherOptions {
-  /** Worker threads for level-0 hashing; output never depends on it. */
+  /** Threads hashing level 0: the main thread and concurrency − 1 workers; output never depends on it. */
   readonly concurrency: number;
-  /** Data bytes per worker job (rounded up to whole data blocks); default 2 MiB. */
+  /** Data bytes per unit of work (rounded up to whole data blocks); default 512 KiB. */
   readonly batchBytes?: number;
 }
 
@@ -54,52 +55,57 @@ export interface VerityResult {
   readonly hashImage: VerityHashImage;
 }
 
-const DEFAULT_BATCH_BYTES = 2 * 1024 * 1024;
+/** 512 KiB: ~0.4 ms of sha256 on one core, small enough to share the work out evenly. */
+const DEFAULT_BATCH_BYTES = 512 * 1024;
+/**
+ * Published units left to each worker: ~1.6 ms of work at the default unit size, enough to
+ * keep a worker busy while the main thread waits for its producer (e.g. a 4 MiB file read).
+ */
+const RESERVE_UNITS_PER_WORKER = 4;
 
 export class VerityHasher implements SequentialSink {
   position = 0;
   private readonly slotBytes: number;
-  /** Data bytes per batch (whole data blocks). */
-  private readonly batchBytes: number;
-  /** salt ‖ block: one record per data block in a batch buffer. */
-  private readonly recordBytes: number;
-  private batch: Uint8Array;
-  /** Data bytes (not record bytes) in the current batch. */
-  private batchFill = 0;
-  /** Level-0 digest runs, in data order, as they come back from the workers. */
+  private readonly unitBlocks: number;
+  private readonly workers: number;
+  private readonly ring: LeafRing;
+  /** Data bytes in the unit being filled, which is unit number `published`. */
+  private unitFill = 0;
+  private published = 0;
+  private collected = 0;
+  /** Level-0 digests, one run per collected unit, in data order. */
   private readonly leafRuns: Uint8Array[] = [];
-  private readonly inFlight: Promise<HashReply>[] = [];
-  /** Batch buffers the workers handed back; reusing them avoids faulting in fresh memory. */
-  private readonly spareBatches: Uint8Array[] = [];
-  private pool: WorkerPool<HashReply> | undefined;
+  private pool: WorkerPool<string> | undefined;
+  /** The workers' jobs: they settle when the ring closes, or reject when a worker fails. */
+  private workersStopped: Promise<unknown> | undefined;
   private finished = false;
   private result: VerityResult | undefined;
 
-  constructor(readonly parameters: VerityHasherParameters, private readonly options: VerityHasherOptions) {
+  constructor(readonly parameters: VerityHasherParameters, options: VerityHasherOptions) {
     checkVerityParameters(parameters);
     if (parameters.hashType !== 1) fail(ErrorCode.Verity, `verity.hashType: ${String(parameters.hashType)} is not supported`, "use hash type 1");
     if (parameters.salt.length > MAX_SALT_BYTES) fail(ErrorCode.Verity, `verity.salt: ${parameters.salt.length} bytes, at most ${MAX_SALT_BYTES} allowed`, "use a 32-byte salt");
     if (!isGuid(parameters.uuid)) fail(ErrorCode.Verity, `verity.uuid: "${parameters.uuid}" is not a UUID`, "use the dashed 8-4-4-4-12 form");
-    this.slotBytes = digestLayout(parameters.hashBlockSize, parameters.algorithm).digestSlotBytes;
-    this.batchBytes = alignUp(Math.max(options.batchBytes ?? DEFAULT_BATCH_BYTES, parameters.dataBlockSize), parameters.dataBlockSize);
-    this.recordBytes = parameters.salt.length + parameters.dataBlockSize;
-    this.batch = this.newBatch();
+    const { dataBlockSize, algorithm, salt } = parameters;
+    this.slotBytes = digestLayout(parameters.hashBlockSize, algorithm).digestSlotBytes;
+    this.unitBlocks = Math.max(1, Math.ceil((options.batchBytes ?? DEFAULT_BATCH_BYTES) / dataBlockSize));
+    this.workers = Math.max(0, options.concurrency - 1);
+    const zeroDigest = hashBlocks(algorithm, salt, new Uint8Array(dataBlockSize), dataBlockSize, this.slotBytes);
+    const hashing = { algorithm, salt, headroomBytes: leafHeadroomBytes(salt), blockSize: dataBlockSize, slotBytes: this.slotBytes, zeroDigest };
+    // Room for every worker's reserve, the unit being filled and as many again in progress.
+    this.ring = LeafRing.create(hashing, 2 * (this.workers * RESERVE_UNITS_PER_WORKER + 1), this.unitBlocks);
   }
 
   async write(bytes: Uint8Array): Promise<void> {
     if (this.finished) throw new Error("internal: VerityHasher.write after finish");
-    const { dataBlockSize } = this.parameters;
-    const saltBytes = this.recordBytes - dataBlockSize;
+    const unitDataBytes = this.unitBlocks * this.parameters.dataBlockSize;
     let offset = 0;
     while (offset < bytes.length) {
-      // Copy up to the end of the current data block, into its record after the salt.
-      const withinBlock = this.batchFill % dataBlockSize;
-      const take = Math.min(bytes.length - offset, dataBlockSize - withinBlock);
-      const recordStart = ((this.batchFill - withinBlock) / dataBlockSize) * this.recordBytes;
-      this.batch.set(bytes.subarray(offset, offset + take), recordStart + saltBytes + withinBlock);
-      this.batchFill += take;
+      const take = Math.min(bytes.length - offset, unitDataBytes - this.unitFill);
+      this.ring.unitData(this.published).set(bytes.subarray(offset, offset + take), this.unitFill);
+      this.unitFill += take;
       offset += take;
-      if (this.batchFill === this.batchBytes) await this.dispatchFullBatch();
+      if (this.unitFill === unitDataBytes) await this.publishUnit(this.unitBlocks);
     }
     this.position += bytes.length;
   }
@@ -110,13 +116,13 @@ export class VerityHasher implements SequentialSink {
     this.finished = true;
     try {
       const plan = planVerity(this.position, this.parameters);
-      // The tail batch is small, so it is hashed here rather than shipped to a worker; a
-      // trailing partial data block in it is left out (floor), as veritysetup does.
-      const tail = hashSaltedRecords(this.parameters.algorithm, this.batch, this.recordBytes, Math.floor(this.batchFill / this.parameters.dataBlockSize), this.slotBytes);
-      while (this.inFlight.length > 0) await this.collectOldest();
-      this.leafRuns.push(tail);
-      const levels = this.buildLevels(plan);
-      const rootHash = levels.length === 0 ? tail.slice(0, plan.digestSizeBytes) : this.digestOf(levels[levels.length - 1]!);
+      // A trailing partial data block is left out (floor), as veritysetup does.
+      const tailBlocks = Math.floor(this.unitFill / this.parameters.dataBlockSize);
+      if (tailBlocks > 0) await this.publishUnit(tailBlocks);
+      while (this.collected < this.published) await this.collectOldest();
+      const leaf = this.leafDigests(plan);
+      const levels = this.buildLevels(plan, leaf);
+      const rootHash = (levels.length === 0 ? leaf : this.digestOf(levels[levels.length - 1]!)).slice(0, plan.digestSizeBytes);
       const superblock = encodeSuperblock({ ...this.parameters, dataBlocks: plan.dataBlocks });
       this.result = { rootHash, dataBlocks: plan.dataBlocks, plan, hashImage: new VerityHashImage(plan, superblock, levels) };
       return this.result;
@@ -135,50 +141,72 @@ export class VerityHasher implements SequentialSink {
   async close(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
-    if (pool !== undefined) await pool.close();
+    if (pool === undefined) return;
+    this.ring.close();
+    await this.workersStopped?.catch(() => undefined);
+    await pool.close();
   }
 
-  private async dispatchFullBatch(): Promise<void> {
-    const job: HashJob = { algorithm: this.parameters.algorithm, recordBytes: this.recordBytes, count: this.batchBytes / this.parameters.dataBlockSize, slotBytes: this.slotBytes, records: this.batch };
-    // Workers start on the first full batch, so small inputs never pay for thread start-up.
-    this.pool ??= new WorkerPool<HashReply>(workerScriptPath(import.meta.url, "./hash-worker.js"), Math.max(1, this.options.concurrency));
-    const reply = this.pool.submit(job, [this.batch.buffer as ArrayBuffer]);
-    // A worker failure is reported when this reply is awaited in order; until then the
-    // rejection must not count as unhandled (which would end the process).
-    reply.catch(() => undefined);
-    this.inFlight.push(reply);
-    this.batch = this.spareBatches.pop() ?? this.newBatch();
-    this.batchFill = 0;
-    // Two batches per worker keep every worker busy while bounding memory.
-    while (this.inFlight.length >= 2 * this.pool.size) await this.collectOldest();
+  /**
+   * Publishes the filled unit. Units up to RESERVE_UNITS_PER_WORKER per worker are left for
+   * the workers; the main thread hashes any beyond that itself, so every thread hashes and
+   * the main thread only waits when the ring is full.
+   */
+  private async publishUnit(blockCount: number): Promise<void> {
+    // Workers start with the first unit, so inputs below one unit never pay for thread start-up.
+    if (this.workers > 0 && this.pool === undefined) this.startWorkers();
+    this.ring.publish(this.published, blockCount);
+    this.published++;
+    this.unitFill = 0;
+    while (this.ring.unclaimed() > this.workers * RESERVE_UNITS_PER_WORKER) {
+      const unit = this.ring.claim();
+      if (unit === undefined) break;
+      this.ring.hash(unit);
+    }
+    this.collect();
+    // The slot of the unit to fill next is free once the unit `slots` before it is collected.
+    while (this.published - this.collected >= this.ring.slots) await this.collectOldest();
   }
 
+  private startWorkers(): void {
+    const pool = new WorkerPool<string>(workerScriptPath(import.meta.url, "./hash-worker.js"), this.workers);
+    this.pool = pool;
+    this.workersStopped = Promise.all(Array.from({ length: this.workers }, () => pool.submit(this.ring.shared)));
+    // A worker failure is reported where the main thread waits on a unit; until then it must
+    // not count as an unhandled rejection (which would end the process).
+    this.workersStopped.catch(() => undefined);
+  }
+
+  private collect(): void {
+    while (this.collected < this.published && this.ring.isDone(this.collected)) this.leafRuns.push(this.ring.digestsOf(this.collected++));
+  }
+
+  /** Hashes an unclaimed unit if there is one, else waits until the oldest is done; then collects. */
   private async collectOldest(): Promise<void> {
-    const reply = await this.inFlight.shift()!;
-    this.leafRuns.push(reply.digests);
-    this.spareBatches.push(reply.records);
+    const unit = this.ring.claim();
+    if (unit !== undefined) this.ring.hash(unit);
+    else if (this.workersStopped === undefined) throw new Error(`internal: verity unit ${this.collected} was claimed but no worker runs`);
+    else await Promise.race([this.ring.untilDone(this.collected), this.workersStopped]);
+    this.collect();
   }
 
-  /** A batch buffer with the salt already in front of every record (workers never change it). */
-  private newBatch(): Uint8Array {
-    const records = this.batchBytes / this.parameters.dataBlockSize;
-    const batch = new Uint8Array(records * this.recordBytes);
-    for (let record = 0; record < records; record++) batch.set(this.parameters.salt, record * this.recordBytes);
-    return batch;
-  }
-
-  /** Level 0 from the digest runs, then each level i+1 from the blocks of level i (§3.2). */
-  private buildLevels(plan: VerityPlan): Uint8Array[] {
-    const levels: Uint8Array[] = [];
-    if (plan.levels.length === 0) return levels;
-    const { hashBlockSize } = plan;
-    const leaf = new Uint8Array(plan.levels[0]!.blockCount * hashBlockSize);
+  /** Level 0 as one buffer: the digest runs back to back, padded to whole hash blocks. */
+  private leafDigests(plan: VerityPlan): Uint8Array {
+    const leaf = new Uint8Array(Math.max(1, plan.levels[0]?.blockCount ?? 0) * plan.hashBlockSize);
     let offset = 0;
     for (const run of this.leafRuns) {
       leaf.set(run, offset);
       offset += run.length;
     }
     this.leafRuns.length = 0;
+    return leaf;
+  }
+
+  /** Level 0, then each level i+1 from the blocks of level i (§3.2); none for a single data block. */
+  private buildLevels(plan: VerityPlan, leaf: Uint8Array): Uint8Array[] {
+    const levels: Uint8Array[] = [];
+    if (plan.levels.length === 0) return levels;
+    const { hashBlockSize } = plan;
     levels.push(leaf);
     for (let level = 1; level < plan.levels.length; level++) {
       const digests = hashBlocks(plan.algorithm, this.parameters.salt, levels[level - 1]!, hashBlockSize, this.slotBytes);
@@ -191,8 +219,7 @@ export class VerityHasher implements SequentialSink {
 
   private digestOf(topLevel: Uint8Array): Uint8Array {
     const { algorithm, salt } = this.parameters;
-    const digestSize = digestLayout(this.parameters.hashBlockSize, algorithm).digestSizeBytes;
-    return hashBlocks(algorithm, salt, topLevel, topLevel.length, this.slotBytes).slice(0, digestSize);
+    return hashBlocks(algorithm, salt, topLevel, topLevel.length, this.slotBytes);
   }
 }
 

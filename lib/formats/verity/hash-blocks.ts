@@ -1,8 +1,8 @@
 /**
  * The one digest routine of dm-verity hash type 1: digest(salt ‖ block) for every block of a
  * buffer (formats.md §3.2; kernel verity.rst "salt is prepended"). Used by the hashing
- * workers (level 0), the main thread (upper levels, small inputs) and the verifier, so all
- * three agree byte for byte.
+ * workers and the main thread (level 0, upper levels, small inputs) and by the verifier, so
+ * all of them agree byte for byte.
  */
 import * as nodeCrypto from "node:crypto";
 import type { VerityAlgorithm } from "./plan.js";
@@ -33,16 +33,56 @@ export function hashBlocks(algorithm: VerityAlgorithm, salt: Uint8Array, data: U
   return digests;
 }
 
+/** How level-0 data blocks are hashed; the same for every batch of one tree. */
+export interface LeafHashing {
+  readonly algorithm: VerityAlgorithm;
+  readonly salt: Uint8Array;
+  /** Bytes in front of a batch's first block: the salt length rounded up to 4 (see below). */
+  readonly headroomBytes: number;
+  readonly blockSize: number;
+  readonly slotBytes: number;
+  /** digest(salt ‖ zero block): all-zero blocks (sparse tails, empty space) take it unhashed. */
+  readonly zeroDigest: Uint8Array;
+}
+
 /**
- * Hashes `count` records laid out back to back, each already salt ‖ block (`recordBytes`
- * long): the level-0 batch layout, which saves the workers a copy per block.
+ * A level-0 batch: `headroomBytes` (at least the salt, rounded up to 4 so the data is
+ * word-aligned for the zero check) followed by `count` whole data blocks back to back. The
+ * producer's bytes are copied in with one memcpy per write, and no block is copied again.
  */
-export function hashSaltedRecords(algorithm: VerityAlgorithm, records: Uint8Array, recordBytes: number, count: number, slotBytes: number): Uint8Array {
-  const digests = new Uint8Array(count * slotBytes);
+export interface LeafBatch extends LeafHashing {
+  readonly count: number;
+  readonly bytes: Uint8Array;
+}
+
+export function leafHeadroomBytes(salt: Uint8Array): number {
+  return Math.ceil(salt.length / 4) * 4;
+}
+
+/**
+ * Hashes the blocks of a batch in order. For block k the salt is written over the bytes just
+ * before it — the tail of block k − 1, already hashed — so salt ‖ block is contiguous in place.
+ * This overwrites the batch's data; its digests do not change. A zero block is recognised
+ * before its own bytes are touched. Digest k goes to k × slotBytes in `digests`.
+ */
+export function hashLeafBatch(batch: LeafBatch, digests: Uint8Array): void {
+  const { algorithm, salt, headroomBytes, blockSize, slotBytes, zeroDigest, count, bytes } = batch;
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset + headroomBytes, (count * blockSize) / 4);
+  const blockWords = blockSize / 4;
   for (let index = 0; index < count; index++) {
-    digestInto(digests, index * slotBytes, algorithm, records.subarray(index * recordBytes, (index + 1) * recordBytes));
+    const start = headroomBytes + index * blockSize;
+    if (isZeroRange(words, index * blockWords, blockWords)) {
+      digests.set(zeroDigest, index * slotBytes);
+      continue;
+    }
+    bytes.set(salt, start - salt.length);
+    digestInto(digests, index * slotBytes, algorithm, bytes.subarray(start - salt.length, start + blockSize));
   }
-  return digests;
+}
+
+function isZeroRange(words: Uint32Array, first: number, count: number): boolean {
+  for (let index = first; index < first + count; index++) if (words[index] !== 0) return false;
+  return true;
 }
 
 function digestInto(digests: Uint8Array, offset: number, algorithm: VerityAlgorithm, input: Uint8Array): void {
@@ -52,19 +92,4 @@ function digestInto(digests: Uint8Array, offset: number, algorithm: VerityAlgori
   }
   const digest = oneShot(algorithm, input, "binary");
   for (let byte = 0; byte < digest.length; byte++) digests[offset + byte] = digest.charCodeAt(byte);
-}
-
-/** Message a hashing worker receives; `records` arrives as a transferred buffer. */
-export interface HashJob {
-  readonly algorithm: VerityAlgorithm;
-  readonly recordBytes: number;
-  readonly count: number;
-  readonly slotBytes: number;
-  readonly records: Uint8Array;
-}
-
-/** A worker's answer: the digests, and the job's record buffer returned for reuse. */
-export interface HashReply {
-  readonly digests: Uint8Array;
-  readonly records: Uint8Array;
 }

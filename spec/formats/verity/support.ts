@@ -55,8 +55,9 @@ export function scratchDirectory(prefix: string): { path: string; file: (name: s
 }
 
 /** `veritysetup format` with our salt/UUID; returns its root hash and hash file (or its error). */
-export function veritysetupFormat(dataPath: string, hashPath: string, dataBlockSize: number, hashBlockSize: number, algorithm = "sha256"): { rootHash?: string; image?: Uint8Array; error?: string } {
-  const result = run("veritysetup", ["format", dataPath, hashPath, `--salt=${toHex(TEST_SALT)}`, `--uuid=${TEST_UUID}`, `--data-block-size=${dataBlockSize}`, `--hash-block-size=${hashBlockSize}`, `--hash=${algorithm}`]);
+export function veritysetupFormat(dataPath: string, hashPath: string, dataBlockSize: number, hashBlockSize: number, algorithm = "sha256", salt = TEST_SALT): { rootHash?: string; image?: Uint8Array; error?: string } {
+  // veritysetup spells "no salt" as "-".
+  const result = run("veritysetup", ["format", dataPath, hashPath, `--salt=${salt.length === 0 ? "-" : toHex(salt)}`, `--uuid=${TEST_UUID}`, `--data-block-size=${dataBlockSize}`, `--hash-block-size=${hashBlockSize}`, `--hash=${algorithm}`]);
   if (result.status !== 0) return { error: result.stderr + result.stdout };
   const match = /Root hash:\s+([0-9a-f]+)/.exec(result.stdout);
   if (!match) throw new Error(`veritysetup format printed no root hash: ${result.stdout}`);
