@@ -33,21 +33,37 @@ function fatMarks(fatType: 12 | 16 | 32): { endOfChain: number; entry0: number; 
   return { endOfChain: 0x0fff_fff8, entry0: 0x0fff_ff00 | MEDIA_FIXED, entry1: 0x0fff_ffff };
 }
 
-/** FAT entries [first, first + count): runs are contiguous, so each entry points to the next cluster or ends the chain. */
-function fatEntries(plan: FatPlan, first: number, count: number, lastClusters: Set<number>): Uint32Array {
+/**
+ * FAT entries [first, first + count). Runs are contiguous, so every used cluster points to
+ * the next one except the last of each run, which ends its chain; `runEnds` lists those last
+ * clusters in increasing order (runs are in cluster order).
+ */
+function fatEntries(plan: FatPlan, first: number, count: number, runEnds: readonly number[]): Uint32Array {
   const entries = new Uint32Array(count);
   const marks = fatMarks(plan.geometry.fatType);
-  const endUsed = 2 + plan.usedClusters;
-  for (let index = 0; index < count; index++) {
-    const cluster = first + index;
-    if (cluster === 0) entries[index] = marks.entry0;
-    else if (cluster === 1) entries[index] = marks.entry1;
-    else if (cluster < endUsed) entries[index] = lastClusters.has(cluster) ? marks.endOfChain : cluster + 1;
+  const endUsed = Math.min(2 + plan.usedClusters, first + count);
+  for (let cluster = Math.max(first, 2); cluster < endUsed; cluster++) entries[cluster - first] = cluster + 1;
+  for (let index = firstAtLeast(runEnds, first); index < runEnds.length && runEnds[index]! < first + count; index++) {
+    entries[runEnds[index]! - first] = marks.endOfChain;
   }
+  if (first === 0 && count > 0) entries[0] = marks.entry0;
+  if (first <= 1 && first + count > 1) entries[1 - first] = marks.entry1;
   return entries;
 }
 
-async function writeFatTable(plan: FatPlan, sink: SequentialSink, lastClusters: Set<number>): Promise<void> {
+/** Index of the first element ≥ `value` in an ascending array (binary search). */
+function firstAtLeast(sorted: readonly number[], value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle]! < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+async function writeFatTable(plan: FatPlan, sink: SequentialSink, runEnds: readonly number[]): Promise<void> {
   const { geometry } = plan;
   const tableBytes = geometry.sectorsPerFat * geometry.sectorSizeBytes;
   if (geometry.fatType === 32) {
@@ -55,7 +71,7 @@ async function writeFatTable(plan: FatPlan, sink: SequentialSink, lastClusters: 
     for (let first = 0; first < totalEntries; first += FAT32_ENTRIES_PER_CHUNK) {
       const count = Math.min(FAT32_ENTRIES_PER_CHUNK, totalEntries - first);
       // Only clusters 0 … clusterCount + 1 exist; entries beyond stay 0 (fatgen103).
-      const entries = fatEntries(plan, first, Math.max(0, Math.min(count, geometry.clusterCount + 2 - first)), lastClusters);
+      const entries = fatEntries(plan, first, Math.max(0, Math.min(count, geometry.clusterCount + 2 - first)), runEnds);
       const bytes = new Uint8Array(count * 4);
       const data = view(bytes);
       for (let index = 0; index < entries.length; index++) data.setUint32(index * 4, entries[index]!, true);
@@ -66,7 +82,7 @@ async function writeFatTable(plan: FatPlan, sink: SequentialSink, lastClusters: 
   // FAT12/16 tables are at most 128 KiB: built whole.
   const bytes = new Uint8Array(tableBytes);
   const data = view(bytes);
-  const entries = fatEntries(plan, 0, geometry.clusterCount + 2, lastClusters);
+  const entries = fatEntries(plan, 0, geometry.clusterCount + 2, runEnds);
   for (let index = 0; index < entries.length; index++) {
     const value = entries[index]!;
     if (geometry.fatType === 16) data.setUint16(index * 2, value, true);
@@ -142,11 +158,22 @@ async function writeRun(plan: FatPlan, run: FatRun, sink: SequentialSink): Promi
     await sink.write(encodeDirectory(plan, run.directory, runBytes));
     return;
   }
+  const chunks = sourceChunks(run.file.content, FILE_CHUNK_BYTES);
+  let next = chunks.next();
   let written = 0;
-  for await (const chunk of sourceChunks(run.file.content, FILE_CHUNK_BYTES)) {
-    written += chunk.length;
-    if (written > run.file.size) break;
-    await sink.write(chunk);
+  try {
+    for (let chunk = await next; chunk.done !== true; chunk = await next) {
+      written += chunk.value.length;
+      if (written > run.file.size) break;
+      // The next read runs while this chunk is written: reading and writing overlap.
+      next = chunks.next();
+      await sink.write(chunk.value);
+    }
+  } catch (error) {
+    next.catch(() => undefined);
+    throw error;
+  } finally {
+    await chunks.return(undefined);
   }
   if (written !== run.file.size) {
     fail(ErrorCode.Input, `/${run.path}: ${run.file.content.description} yielded ${written} bytes instead of ${run.file.size}`, "do not modify the input tree during a build");
@@ -177,8 +204,8 @@ export async function writeFat(plan: FatPlan, sink: SequentialSink): Promise<voi
   }
   await writeZeros(sink, at(geometry.reservedSectors) - sink.position);
 
-  const lastClusters = new Set(plan.runs.map((run) => run.firstCluster + run.clusterCount - 1));
-  for (let copy = 0; copy < geometry.fatCount; copy++) await writeFatTable(plan, sink, lastClusters);
+  const runEnds = plan.runs.map((run) => run.firstCluster + run.clusterCount - 1);
+  for (let copy = 0; copy < geometry.fatCount; copy++) await writeFatTable(plan, sink, runEnds);
   if (geometry.fatType !== 32) await sink.write(encodeDirectory(plan, plan.root, geometry.rootDirSectors * sectorBytes));
   if (sink.position !== at(geometry.firstDataSector)) throw new Error(`internal: FAT data area starts at byte ${sink.position - start}, planned ${geometry.firstDataSector * sectorBytes}`);
 
