@@ -3,7 +3,7 @@
  * host directly; they read through a source, which also guards against inputs that change
  * size while gptimg reads them.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readvSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { ErrorCode, fail } from "../core/errors.js";
 
@@ -11,6 +11,13 @@ export interface ByteSource {
   readonly size: number;
   /** Reads exactly `length` bytes at `offset`; fails if the source became shorter. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Fills `targets`, one after another, with the bytes from `offset` on, with blocking calls:
+   * for writers that assemble output in place (no buffer per read, no promise per small file,
+   * one open for a file whose bytes go to several places). Sources without it are read with
+   * read().
+   */
+  readInto?(offset: number, targets: readonly Uint8Array[]): void;
   /** A short name for messages: a host path, an archive member, "inline:/etc/hostname". */
   readonly description: string;
 }
@@ -23,6 +30,13 @@ export class BytesSource implements ByteSource {
   async read(offset: number, length: number): Promise<Uint8Array> {
     return this.bytes.subarray(offset, offset + length);
   }
+  readInto(offset: number, targets: readonly Uint8Array[]): void {
+    let position = offset;
+    for (const target of targets) {
+      target.set(this.bytes.subarray(position, position + target.length));
+      position += target.length;
+    }
+  }
 }
 
 export class ZeroSource implements ByteSource {
@@ -30,6 +44,9 @@ export class ZeroSource implements ByteSource {
   constructor(readonly size: number) {}
   async read(_offset: number, length: number): Promise<Uint8Array> {
     return new Uint8Array(length);
+  }
+  readInto(_offset: number, targets: readonly Uint8Array[]): void {
+    for (const target of targets) target.fill(0);
   }
 }
 
@@ -59,6 +76,10 @@ export class FileSliceSource implements ByteSource {
     }
   }
 
+  readInto(offset: number, targets: readonly Uint8Array[]): void {
+    readBlocking(this.path, this.start + offset, targets, this.description);
+  }
+
   /** Reads the whole slice in chunks with one open descriptor; checks the size did not change. */
   async *chunks(chunkSize: number): AsyncGenerator<Uint8Array> {
     if (this.size <= SMALL_READ_BYTES && this.size <= chunkSize) {
@@ -84,6 +105,13 @@ const SMALL_READ_BYTES = 256 * 1024;
 
 /** Reads `length` bytes at `position`; with `expectedFileSize`, also checks the file still has that size. */
 function readSmall(path: string, position: number, length: number, description: string, expectedFileSize?: number): Uint8Array {
+  const buffer = new Uint8Array(length);
+  readBlocking(path, position, [buffer], description, expectedFileSize);
+  return buffer;
+}
+
+/** Fills `targets` in order from `position`; with `expectedFileSize`, also checks the file still has that size. */
+function readBlocking(path: string, position: number, targets: readonly Uint8Array[], description: string, expectedFileSize?: number): void {
   let descriptor: number;
   try {
     descriptor = openSync(path, "r");
@@ -95,16 +123,26 @@ function readSmall(path: string, position: number, length: number, description: 
       const actual = fstatSync(descriptor).size;
       if (actual !== expectedFileSize) fail(ErrorCode.Input, `${description}: changed size while gptimg read it (${expectedFileSize} → ${actual} bytes)`, "do not modify the input tree during a build");
     }
-    const buffer = new Uint8Array(length);
-    for (let done = 0; done < length; ) {
-      const bytesRead = readSync(descriptor, buffer, done, length - done, position + done);
+    let pending = targets.filter((target) => target.length > 0);
+    for (let done = 0; pending.length > 0; ) {
+      const bytesRead = readvSync(descriptor, pending, position + done);
       if (bytesRead === 0) fail(ErrorCode.Input, `${description}: changed size while gptimg read it (ended after ${position + done} bytes)`, "do not modify the input tree during a build");
       done += bytesRead;
+      pending = unfilled(pending, bytesRead);
     }
-    return buffer;
   } finally {
     closeSync(descriptor);
   }
+}
+
+/** What is left of `targets` after a (possibly short) read filled the first `bytesRead` bytes. */
+function unfilled(targets: Uint8Array[], bytesRead: number): Uint8Array[] {
+  let skipped = 0;
+  let left = bytesRead;
+  while (skipped < targets.length && targets[skipped]!.length <= left) left -= targets[skipped++]!.length;
+  const rest = targets.slice(skipped);
+  if (rest.length > 0 && left > 0) rest[0] = rest[0]!.subarray(left);
+  return rest;
 }
 
 async function openForRead(path: string, description: string): Promise<FileHandle> {

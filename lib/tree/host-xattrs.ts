@@ -11,23 +11,49 @@ import type { Xattr } from "./tree.js";
 
 /** Keeps each getfattr command line far below ARG_MAX (2 MiB on Linux, incl. environment). */
 const BATCH_ARGUMENT_BYTES = 256 * 1024;
+/**
+ * Batches started while the caller is still adding paths (its scan blocks the event loop, so
+ * these children run alongside it on other cores); later batches run one after another in
+ * finish(), which bounds the processes a huge tree starts at once.
+ */
+const EARLY_BATCHES = 2;
 
-/** Host path → its xattrs (sorted by name); paths without xattrs are absent. */
-export async function readHostXattrs(hostPaths: readonly string[]): Promise<Map<string, Xattr[]>> {
-  const result = new Map<string, Xattr[]>();
-  let batch: string[] = [];
-  let batchBytes = 0;
-  for (const path of hostPaths) {
-    batch.push(path);
-    batchBytes += Buffer.byteLength(path) + 1;
-    if (batchBytes >= BATCH_ARGUMENT_BYTES) {
-      parseGetfattrOutput(await runGetfattr(batch), result);
-      batch = [];
-      batchBytes = 0;
-    }
+/**
+ * Collects host paths and reads their xattrs with getfattr, one child per batch of paths.
+ * finish() gives host path → its xattrs (sorted by name); paths without xattrs are absent.
+ */
+export class HostXattrReader {
+  private batch: string[] = [];
+  private batchBytes = 0;
+  private readonly batches: string[][] = [];
+  private readonly early: Promise<Uint8Array>[] = [];
+
+  add(hostPath: string): void {
+    this.batch.push(hostPath);
+    this.batchBytes += Buffer.byteLength(hostPath) + 1;
+    if (this.batchBytes >= BATCH_ARGUMENT_BYTES) this.closeBatch();
   }
-  if (batch.length > 0) parseGetfattrOutput(await runGetfattr(batch), result);
-  return result;
+
+  async finish(): Promise<Map<string, Xattr[]>> {
+    if (this.batch.length > 0) this.closeBatch();
+    const result = new Map<string, Xattr[]>();
+    for (const [index, paths] of this.batches.entries()) {
+      parseGetfattrOutput(await (this.early[index] ?? runGetfattr(paths)), result);
+    }
+    return result;
+  }
+
+  private closeBatch(): void {
+    this.batches.push(this.batch);
+    if (this.early.length < EARLY_BATCHES) {
+      const output = runGetfattr(this.batch);
+      // A failure is rethrown by finish(); a caller that gives up before then must not see it as unhandled.
+      output.catch(() => undefined);
+      this.early.push(output);
+    }
+    this.batch = [];
+    this.batchBytes = 0;
+  }
 }
 
 function runGetfattr(paths: readonly string[]): Promise<Uint8Array> {

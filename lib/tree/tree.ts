@@ -114,7 +114,14 @@ export function* walkTree(root: DirNode): Generator<WalkEntry> {
 
 /** Number of directory entries referencing each node (hardlink count for files and others). */
 export function countLinks(root: DirNode): Map<TreeNode, number> {
-  const links = new Map<TreeNode, number>();
-  for (const { node } of walkTree(root)) links.set(node, (links.get(node) ?? 0) + 1);
+  // No paths needed, so no walkTree: its path strings cost more than the counting.
+  const links = new Map<TreeNode, number>([[root, 1]]);
+  const directories: DirNode[] = [root];
+  for (let directory = directories.pop(); directory; directory = directories.pop()) {
+    for (const { node } of directory.entries) {
+      links.set(node, (links.get(node) ?? 0) + 1);
+      if (node.kind === "dir") directories.push(node);
+    }
+  }
   return links;
 }
