@@ -11,7 +11,7 @@ HOST_PACKAGES=(fdisk gdisk dosfstools mtools squashfs-tools erofs-utils cryptset
   sbsigntool osslsigncode 7zip libcap2-bin python3 python3-jsonschema)
 TRIXIE_PACKAGES=systemd,systemd-repart,fdisk,erofs-utils,squashfs-tools,cryptsetup-bin,dosfstools,mtools
 # Installed into the chroot afterwards, so adding one does not rebuild the tree fixture.
-TRIXIE_EXTRA_PACKAGES=(systemd-ukify)
+TRIXIE_EXTRA_PACKAGES=(systemd-ukify e2fsprogs)
 TRIXIE_ROOT=${GPTIMG_TRIXIE_ROOT:-/var/cache/gptimg/trixie}
 
 missing=()

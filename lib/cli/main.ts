@@ -8,6 +8,7 @@ import { NotRepartitioningError } from "../build/compose.js";
 import { registerCompose, registerSchema } from "./compose.js";
 import { registerInspect } from "./inspect.js";
 import { registerRepart } from "./repart.js";
+import { registerUpdate } from "./update.js";
 import { registerVerify } from "./verify.js";
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -23,6 +24,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerInspect(program);
   registerSchema(program);
   registerVerify(program);
+  registerUpdate(program);
   program.addHelpText("after", `
 Examples:
   gptimg compose examples/minimal/spec.json -o disk.raw
