@@ -17,6 +17,14 @@ export { verifyImage, hasErrors } from "./verify/image.js";
 export type { ImageVerification, VerifyFinding, VerityPairReport, VerifyOptions } from "./verify/types.js";
 export { joinVeritySignature, parseJoinSignature, joinedSignaturePartition } from "./verify/join.js";
 
+// A/B updates
+export { planSlots, type SlotPlan, type SlottedPartition, type UpdateSettings, type PartitionUpdateKeys } from "./update/slots.js";
+export { repartDefinitionFiles, sysupdateTransferFiles, type GeneratedFile } from "./update/on-device.js";
+export { writeArtifacts, artifactName, type ArtifactManifest, type ArtifactRequest } from "./update/artifacts.js";
+export { readArtifacts } from "./update/manifest.js";
+export { applyUpdate, type UpdateRequest, type UpdateResult } from "./update/apply.js";
+export { compareVersions, matchPattern, formatPattern, type PatternMatch } from "./update/version.js";
+
 // GPT
 export { encodeGpt, type GptTable, type GptEntry } from "./formats/gpt/encode.js";
 export { readGpt, type DecodedGpt, type Finding } from "./formats/gpt/decode.js";
@@ -34,6 +42,7 @@ export { checkCaseCollisions } from "./tree/transform.js";
 // Filesystems and archives
 export { planFat } from "./formats/fat/plan.js";
 export { writeFat } from "./formats/fat/write.js";
+export { readFatTree } from "./formats/fat/read.js";
 export { writeSquashfs, buildSquashfsFile, DEFAULT_BLOCK_BYTES, type SquashfsOptions, type SquashfsResult } from "./formats/squashfs/write.js";
 export { loadCodec, type Codec, type CodecId } from "./compress/codec.js";
 export { planErofs, type ErofsOptions } from "./formats/erofs/plan.js";
