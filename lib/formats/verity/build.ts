@@ -3,12 +3,13 @@
  * veritysetup write it).
  *
  * VerityHasher is a SequentialSink: the data partition's writer tees into it, so the tree is
- * built while the data is produced, never by reading the partition a second time. Writes of
- * any size are copied (one memcpy per write) into units of whole data blocks in a ring shared
- * with concurrency − 1 worker threads (leaf-ring.ts, started through lib/core/pool.ts). The
- * workers hash units as they are published and the main thread hashes the surplus, so every
- * thread hashes; digests are collected in unit order whoever computed them, so the result
- * does not depend on chunking or worker count.
+ * built while the data is produced, never by reading the partition a second time. Data goes
+ * in units of whole blocks to a ring shared with concurrency − 1 worker threads (leaf-ring.ts,
+ * started through lib/core/pool.ts): writes of any size are copied into it (one memcpy per
+ * write) and published. Once the workers have enough units queued, the main thread hashes
+ * whole units itself, straight from the writer's bytes when they hold one (no copy at all),
+ * else from the ring. Digest runs stay in data order whoever computed them, so the result does
+ * not depend on chunking or worker count.
  *
  * Memory: level 0 (one digest slot per data block, 1/128 of the data for 4 KiB blocks and
  * sha256: 8 MiB per GiB) and the levels above it (1/128 of that again) are held in memory
@@ -68,13 +69,18 @@ export class VerityHasher implements SequentialSink {
   private readonly slotBytes: number;
   private readonly unitBlocks: number;
   private readonly workers: number;
+  /** Published units left to the workers before the main thread hashes any itself. */
+  private readonly reserveUnits: number;
+  private readonly zeroDigest: Uint8Array;
   private readonly ring: LeafRing;
   /** Data bytes in the unit being filled, which is unit number `published`. */
   private unitFill = 0;
   private published = 0;
   private collected = 0;
-  /** Level-0 digests, one run per collected unit, in data order. */
-  private readonly leafRuns: Uint8Array[] = [];
+  /** Level-0 digest runs in data order; a published unit's place stays empty until it is collected. */
+  private readonly leafRuns: (Uint8Array | undefined)[] = [];
+  /** The places in leafRuns of the published units not collected yet, in unit order. */
+  private readonly pendingRuns: number[] = [];
   private pool: WorkerPool<string> | undefined;
   /** The workers' jobs: they settle when the ring closes, or reject when a worker fails. */
   private workersStopped: Promise<unknown> | undefined;
@@ -90,17 +96,26 @@ export class VerityHasher implements SequentialSink {
     this.slotBytes = digestLayout(parameters.hashBlockSize, algorithm).digestSlotBytes;
     this.unitBlocks = Math.max(1, Math.ceil((options.batchBytes ?? DEFAULT_BATCH_BYTES) / dataBlockSize));
     this.workers = Math.max(0, options.concurrency - 1);
-    const zeroDigest = hashBlocks(algorithm, salt, new Uint8Array(dataBlockSize), dataBlockSize, this.slotBytes);
-    const hashing = { algorithm, salt, headroomBytes: leafHeadroomBytes(salt), blockSize: dataBlockSize, slotBytes: this.slotBytes, zeroDigest };
+    this.reserveUnits = this.workers * RESERVE_UNITS_PER_WORKER;
+    this.zeroDigest = hashBlocks(algorithm, salt, new Uint8Array(dataBlockSize), dataBlockSize, this.slotBytes);
+    const hashing = { algorithm, salt, headroomBytes: leafHeadroomBytes(salt), blockSize: dataBlockSize, slotBytes: this.slotBytes, zeroDigest: this.zeroDigest };
     // Room for every worker's reserve, the unit being filled and as many again in progress.
-    this.ring = LeafRing.create(hashing, 2 * (this.workers * RESERVE_UNITS_PER_WORKER + 1), this.unitBlocks);
+    this.ring = LeafRing.create(hashing, 2 * (this.reserveUnits + 1), this.unitBlocks);
   }
 
   async write(bytes: Uint8Array): Promise<void> {
     if (this.finished) throw new Error("internal: VerityHasher.write after finish");
-    const unitDataBytes = this.unitBlocks * this.parameters.dataBlockSize;
+    const { algorithm, salt, dataBlockSize } = this.parameters;
+    const unitDataBytes = this.unitBlocks * dataBlockSize;
     let offset = 0;
     while (offset < bytes.length) {
+      if (this.unitFill === 0 && bytes.length - offset >= unitDataBytes && this.ring.unclaimed() >= this.reserveUnits) {
+        // The workers have work queued: the main thread hashes a unit straight from the
+        // producer's bytes, which saves copying it into the ring.
+        this.leafRuns.push(hashBlocks(algorithm, salt, bytes.subarray(offset, offset + unitDataBytes), dataBlockSize, this.slotBytes, this.zeroDigest));
+        offset += unitDataBytes;
+        continue;
+      }
       const take = Math.min(bytes.length - offset, unitDataBytes - this.unitFill);
       this.ring.unitData(this.published).set(bytes.subarray(offset, offset + take), this.unitFill);
       this.unitFill += take;
@@ -156,9 +171,11 @@ export class VerityHasher implements SequentialSink {
     // Workers start with the first unit, so inputs below one unit never pay for thread start-up.
     if (this.workers > 0 && this.pool === undefined) this.startWorkers();
     this.ring.publish(this.published, blockCount);
+    this.pendingRuns.push(this.leafRuns.length);
+    this.leafRuns.push(undefined);
     this.published++;
     this.unitFill = 0;
-    while (this.ring.unclaimed() > this.workers * RESERVE_UNITS_PER_WORKER) {
+    while (this.ring.unclaimed() > this.reserveUnits) {
       const unit = this.ring.claim();
       if (unit === undefined) break;
       this.ring.hash(unit);
@@ -178,7 +195,7 @@ export class VerityHasher implements SequentialSink {
   }
 
   private collect(): void {
-    while (this.collected < this.published && this.ring.isDone(this.collected)) this.leafRuns.push(this.ring.digestsOf(this.collected++));
+    while (this.collected < this.published && this.ring.isDone(this.collected)) this.leafRuns[this.pendingRuns.shift()!] = this.ring.digestsOf(this.collected++);
   }
 
   /** Hashes an unclaimed unit if there is one, else waits until the oldest is done; then collects. */
@@ -195,8 +212,8 @@ export class VerityHasher implements SequentialSink {
     const leaf = new Uint8Array(Math.max(1, plan.levels[0]?.blockCount ?? 0) * plan.hashBlockSize);
     let offset = 0;
     for (const run of this.leafRuns) {
-      leaf.set(run, offset);
-      offset += run.length;
+      leaf.set(run!, offset);
+      offset += run!.length;
     }
     this.leafRuns.length = 0;
     return leaf;
