@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { compose } from "../build/compose.js";
 import { ErrorCode, fail } from "../core/errors.js";
-import { writeArtifacts, type ArtifactManifest } from "../update/artifacts.js";
+import { checkArtifactDirectory, writeArtifacts, type ArtifactManifest } from "../update/artifacts.js";
 import { readSpec } from "../input/spec.js";
 import { specJsonSchema } from "../input/schema.js";
 import { loadSigningKey, progressBar, sourceDateEpoch } from "./environment.js";
@@ -59,6 +59,7 @@ Examples:
       });
       if (flags.output === undefined && flags.artifacts === undefined) fail(ErrorCode.Usage, "compose: no output", "give -o IMAGE, --artifacts DIR, or both");
       if (flags.artifacts !== undefined && !spec.update) fail(ErrorCode.Usage, `--artifacts: ${specPath} declares no update slots`, 'add "slots" to the versioned partitions and an "update" section');
+      if (flags.artifacts !== undefined) await checkArtifactDirectory(resolve(flags.artifacts));
       const scratch = flags.output === undefined ? await mkdtemp(join(resolve(flags.artifacts!, ".."), ".gptimg-artifacts-")) : undefined;
       try {
         const imagePath = flags.output === undefined ? join(scratch!, "image.raw") : resolve(flags.output);

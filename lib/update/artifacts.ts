@@ -94,7 +94,8 @@ export function artifactName(pattern: string, version: string, uuid: string): st
 
 export async function writeArtifacts(request: ArtifactRequest): Promise<ArtifactManifest> {
   const directory = request.directory;
-  await refuseExisting(directory);
+  await checkArtifactDirectory(directory);
+  await rm(directory, { recursive: true, force: true });
   const temporary = temporaryPathFor(directory);
   await rm(temporary, { recursive: true, force: true });
   await mkdir(temporary, { recursive: true });
@@ -150,11 +151,10 @@ export async function writeArtifacts(request: ArtifactRequest): Promise<Artifact
   }
 }
 
-async function refuseExisting(directory: string): Promise<void> {
-  const entries = await readdir(directory).catch((error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? undefined : fail(ErrorCode.Io, `${directory}: cannot read (${error.code})`, "give a new directory for the artifacts")));
-  if (entries === undefined) return;
+/** The artifact directory must be new or empty: artifact sets are never mixed. Checked before composing, too. */
+export async function checkArtifactDirectory(directory: string): Promise<void> {
+  const entries = await readdir(directory).catch((error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? [] : fail(ErrorCode.Io, `${directory}: cannot read (${error.code})`, "give a new directory for the artifacts")));
   if (entries.length > 0) fail(ErrorCode.Io, `${directory}: already exists and is not empty, refusing to mix artifact sets`, "give a new directory, or remove it first");
-  await rm(directory, { recursive: true });
 }
 
 interface WrittenArtifact {

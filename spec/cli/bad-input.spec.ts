@@ -211,3 +211,47 @@ describe("flags", () => {
     }
   });
 });
+
+describe("compose: bad A/B update keys", () => {
+  const usrSlots = (extra: object = {}, hashExtra: object = {}) => ({
+    imageId: "os",
+    imageVersion: "1",
+    update: { source: { path: "https://example.com/os" } },
+    partitions: [
+      { type: "usr", format: "erofs", entries: [{ path: "lib/os-release", content: "ID=os\n" }], verity: "data", verityMatchKey: "usr", slots: 2, slotSize: "8M", ...extra },
+      { type: "usr-verity", verity: "hash", verityMatchKey: "usr", ...hashExtra },
+    ],
+  });
+  const cases: Array<[string, object, string[]]> = [
+    ["slots without slotSize", usrSlots({ slotSize: undefined }), ["partitions[0].slotSize: needed", '"slotSize": "1G"']],
+    ["slots out of range", usrSlots({ slots: 1 }), ["partitions[0].slots", "from 2 to 16"]],
+    ["a slotSize not a multiple of 4096", usrSlots({ slotSize: 5000 }), ["partitions[0].slotSize", "multiple of 4096"]],
+    ["emptySlots misspelled", usrSlots({ emptySlots: "firstboot" }), ["partitions[0].emptySlots", '"first-boot"']],
+    ["a label template without %A", usrSlots({ label: "%M_usr" }), ["label", "has no %A"]],
+    ["a hash partition with other slots", usrSlots({}, { slots: 3 }), ["partitions[1].slots: 3", "its data partition has 2"]],
+    ["slots without imageVersion", { ...usrSlots(), imageVersion: undefined }, ['"slots" need "imageId" and "imageVersion"']],
+    ["an update section without source", { ...usrSlots(), update: {} }, ["update.source: missing", "url-file"]],
+    ["an unknown runtime key", { ...usrSlots(), partitions: [...usrSlots().partitions, { type: "var", format: "ext4", inImage: false, runtime: { sizeMin: "1G" } }] }, ["partitions[2].runtime.sizeMin: unknown key"]],
+    ["content bigger than its slot", usrSlots({ slotSize: "4096", entries: [{ path: "big", content: "x".repeat(300_000) }] }), ["partitions[0]", "slot A"]],
+  ];
+  it.each(cases)("%s", (_name, spec, fragments) => {
+    const result = composeWith(spec);
+    expectOneLineError(result, ...fragments);
+    expectNoOutput(result.directory);
+  });
+  it("--artifacts for a spec without slots", () => {
+    const result = composeWith({ partitions: [{ type: "esp", format: "vfat" }] }, ["--artifacts", join(work, "no-slots-artifacts")]);
+    expectOneLineError(result, "--artifacts", "declares no update slots");
+    expectNoOutput(result.directory);
+    expect(existsSync(join(work, "no-slots-artifacts"))).toBe(false);
+  });
+  it("--artifacts into a directory that has files", () => {
+    const artifacts = join(work, "full-artifacts");
+    mkdirSync(artifacts, { recursive: true });
+    writeFileSync(join(artifacts, "keep.txt"), "x");
+    const result = composeWith(usrSlots(), ["--artifacts", artifacts]);
+    expectOneLineError(result, "full-artifacts", "not empty");
+    expect(readdirSync(artifacts)).toEqual(["keep.txt"]);
+    expectNoOutput(result.directory);
+  });
+});

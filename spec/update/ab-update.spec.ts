@@ -111,6 +111,21 @@ describe.skipIf(!ready)("gptimg update: v1 image, v2 and v3 artifacts", () => {
     }
   });
 
+  it("artifacts are byte-identical for any worker count", () => {
+    const spec = join(work, "spec.json");
+    const one = join(work, "v2-workers-1");
+    const three = join(work, "v2-workers-3");
+    setUsrTree("2");
+    for (const [directory, workers] of [[one, "1"], [three, "3"]] as const) {
+      const result = gptimg(["compose", spec, "--image-version", "2", "--artifacts", directory, "--workers", workers]);
+      expect(result.status, result.stderr).toBe(0);
+    }
+    const names = readdirSync(one).sort();
+    expect(readdirSync(three).sort()).toEqual(names);
+    for (const name of names) expect(sha256File(join(three, name)), name).toBe(sha256File(join(one, name)));
+    expect(readFileSync(join(one, "SHA256SUMS"), "utf8")).toBe(readFileSync(join(work, "v2", "SHA256SUMS"), "utf8"));
+  });
+
   it("installs v2 into slot B (verity and content checked by veritysetup and fsck.erofs), keeps v1, then v3 replaces v1", () => {
     const before = partitions(image);
     const slotABefore = join(work, "slot-a-before");
