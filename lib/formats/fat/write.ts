@@ -1,13 +1,12 @@
 /**
  * writeFat: emits a planned FAT volume strictly front to back — reserved sectors (boot sector,
  * FSInfo, backup boot sector), the FATs, the FAT12/16 root directory, then every directory and
- * file in cluster order, then zeros up to the partition size. File contents are streamed from
- * their ByteSource in bounded chunks; the only whole objects held in memory are directories
- * (≤ 2 MiB each by the 65536-entry limit) and one FAT chunk.
+ * file in cluster order, then zeros up to the partition size. The data area goes through two
+ * 4 MiB staging buffers (staging.ts) that file contents are read straight into; beyond those,
+ * the only whole objects held in memory are directories (≤ 2 MiB each by the 65536-entry
+ * limit) and one FAT chunk.
  */
 import { view } from "../../core/bytes.js";
-import { ErrorCode, fail } from "../../core/errors.js";
-import { sourceChunks } from "../../io/source.js";
 import { writeZeros, type SequentialSink } from "../../io/stream.js";
 import type { Meta } from "../../tree/tree.js";
 import {
@@ -16,9 +15,11 @@ import {
 } from "./layout.js";
 import { shortNameChecksum } from "./names.js";
 import type { FatPlan, FatRun, PlannedDirectory } from "./plan.js";
+import { StagedOutput } from "./staging.js";
 import { fatTimestamp } from "./time.js";
 
-const FILE_CHUNK_BYTES = 1024 * 1024;
+/** The data area goes out in writes of this size (two such staging buffers are held). */
+const STAGING_CHUNK_BYTES = 4 * 1024 * 1024;
 /** FAT32 tables are streamed in slices of this many entries (1 MiB). */
 const FAT32_ENTRIES_PER_CHUNK = 256 * 1024;
 
@@ -152,33 +153,14 @@ export function encodeDirectory(plan: FatPlan, directory: PlannedDirectory, size
   return bytes;
 }
 
-async function writeRun(plan: FatPlan, run: FatRun, sink: SequentialSink): Promise<void> {
+async function writeRun(plan: FatPlan, run: FatRun, output: StagedOutput): Promise<void> {
   const runBytes = run.clusterCount * plan.geometry.clusterSizeBytes;
   if (run.kind === "dir") {
-    await sink.write(encodeDirectory(plan, run.directory, runBytes));
+    await output.append(encodeDirectory(plan, run.directory, runBytes));
     return;
   }
-  const chunks = sourceChunks(run.file.content, FILE_CHUNK_BYTES);
-  let next = chunks.next();
-  let written = 0;
-  try {
-    for (let chunk = await next; chunk.done !== true; chunk = await next) {
-      written += chunk.value.length;
-      if (written > run.file.size) break;
-      // The next read runs while this chunk is written: reading and writing overlap.
-      next = chunks.next();
-      await sink.write(chunk.value);
-    }
-  } catch (error) {
-    next.catch(() => undefined);
-    throw error;
-  } finally {
-    await chunks.return(undefined);
-  }
-  if (written !== run.file.size) {
-    fail(ErrorCode.Input, `/${run.path}: ${run.file.content.description} yielded ${written} bytes instead of ${run.file.size}`, "do not modify the input tree during a build");
-  }
-  await writeZeros(sink, runBytes - run.file.size);
+  await output.appendFrom(run.file.content, 0, run.file.size);
+  await output.appendZeros(runBytes - run.file.size);
 }
 
 export async function writeFat(plan: FatPlan, sink: SequentialSink): Promise<void> {
@@ -209,12 +191,14 @@ export async function writeFat(plan: FatPlan, sink: SequentialSink): Promise<voi
   if (geometry.fatType !== 32) await sink.write(encodeDirectory(plan, plan.root, geometry.rootDirSectors * sectorBytes));
   if (sink.position !== at(geometry.firstDataSector)) throw new Error(`internal: FAT data area starts at byte ${sink.position - start}, planned ${geometry.firstDataSector * sectorBytes}`);
 
+  const output = new StagedOutput(sink, STAGING_CHUNK_BYTES);
   let nextCluster = 2;
   for (const run of plan.runs) {
     if (run.firstCluster !== nextCluster) throw new Error(`internal: FAT run at cluster ${run.firstCluster}, expected ${nextCluster}`);
-    await writeRun(plan, run, sink);
+    await writeRun(plan, run, output);
     nextCluster += run.clusterCount;
   }
+  await output.flush();
   await writeZeros(sink, start + plan.sizeBytes - sink.position);
   if (sink.position - start !== plan.sizeBytes) throw new Error(`internal: FAT volume wrote ${sink.position - start} bytes, planned ${plan.sizeBytes}`);
 }
