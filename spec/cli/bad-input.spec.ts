@@ -232,6 +232,7 @@ describe("compose: bad A/B update keys", () => {
     ["slots without imageVersion", { ...usrSlots(), imageVersion: undefined }, ['"slots" need "imageId" and "imageVersion"']],
     ["an update section without source", { ...usrSlots(), update: {} }, ["update.source: missing", "url-file"]],
     ["an unknown runtime key", { ...usrSlots(), partitions: [...usrSlots().partitions, { type: "var", format: "ext4", inImage: false, runtime: { sizeMin: "1G" } }] }, ["partitions[2].runtime.sizeMin: unknown key"]],
+    ["a version that makes a label longer than GPT allows", { ...usrSlots(), imageVersion: "1.0.0-rc1+build.20261122.abcdef0123" }, ["label", "at most 36"]],
     ["content bigger than its slot", usrSlots({ slotSize: "4096", entries: [{ path: "big", content: "x".repeat(300_000) }] }), ["partitions[0]", "slot A"]],
   ];
   it.each(cases)("%s", (_name, spec, fragments) => {
