@@ -7,7 +7,7 @@
  * in units of whole blocks to a ring shared with concurrency − 1 worker threads (leaf-ring.ts,
  * started through lib/core/pool.ts): writes of any size are copied into it (one memcpy per
  * write) and published. Once the workers have enough units queued, the main thread hashes
- * whole units itself, straight from the writer's bytes when they hold one (no copy at all),
+ * whole units itself, straight from the writer's bytes when they hold one (not copied into the ring),
  * else from the ring. Digest runs stay in data order whoever computed them, so the result does
  * not depend on chunking or worker count.
  *
