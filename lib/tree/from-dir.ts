@@ -69,7 +69,7 @@ export async function treeFromDirectory(hostPath: string, options: DirectoryTree
   }
   const rootStat = lstatOrFail(rootPath, hostPath);
   if (!rootStat.isDirectory()) fail(ErrorCode.Input, `${hostPath}: not a directory`, "give a directory as the tree source");
-  const state: ScanState = { rootDevice: rootStat.dev, options, xattrReader: options.xattrs ?? true ? new HostXattrReader() : undefined, inodes: new Map() };
+  const state: ScanState = { rootDevice: rootStat.dev, options, xattrReader: options.xattrs ?? true ? HostXattrReader.forTree(rootPath) : undefined, inodes: new Map() };
   state.xattrReader?.add(rootPath);
   const root: ScannedEntry = { name: "", hostPath: rootPath, meta: metaOf(rootStat, options), node: undefined, children: scanDirectory(state, rootPath, "") };
   const xattrs = state.xattrReader ? await state.xattrReader.finish() : new Map<string, Xattr[]>();

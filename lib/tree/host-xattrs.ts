@@ -1,11 +1,13 @@
 /**
  * Extended attributes of host files. Node has no xattr API, so gptimg runs `getfattr` (attr
- * package) over batches of already-scanned paths: `-h` reads the link itself (lgetxattr),
- * `-m -` selects every namespace (security.*, system.posix_acl_*, user.*, trusted.* as far
- * as the caller may read them), `-e hex` makes binary values unambiguous.
+ * package): `-h` reads a link itself (lgetxattr), `-m -` selects every namespace (security.*,
+ * system.posix_acl_*, user.*, trusted.* as far as the caller may read them), `-e hex` makes
+ * binary values unambiguous. A tree is read by one `getfattr -R -P` (physical walk: symlinks
+ * are reported, never followed), or over batches of scanned paths when it has mount points.
  */
 import { spawn } from "node:child_process";
-import { fromHex, fromUtf8 } from "../core/bytes.js";
+import { readFileSync } from "node:fs";
+import { fromHex, fromUtf8, utf8 } from "../core/bytes.js";
 import { ErrorCode, fail } from "../core/errors.js";
 import type { Xattr } from "./tree.js";
 
@@ -19,8 +21,8 @@ const BATCH_ARGUMENT_BYTES = 256 * 1024;
 const EARLY_BATCHES = 2;
 
 /**
- * Collects host paths and reads their xattrs with getfattr, one child per batch of paths.
- * finish() gives host path → its xattrs (sorted by name); paths without xattrs are absent.
+ * The xattrs of every path of a tree scan. finish() gives host path → its xattrs (sorted by
+ * name); paths without xattrs are absent, and paths the scan skipped may be present.
  */
 export class HostXattrReader {
   private batch: string[] = [];
@@ -28,37 +30,78 @@ export class HostXattrReader {
   private readonly batches: string[][] = [];
   private readonly early: Promise<Uint8Array>[] = [];
 
+  private constructor(private readonly wholeTree: Promise<Uint8Array> | undefined) {}
+
+  /**
+   * Starts one `getfattr -R` over the tree at `rootPath` right away, so that it runs alongside
+   * the caller's scan; add() is then a no-op. getfattr -R would walk into other file systems
+   * mounted below the root (a chroot's /proc), which the scan does not enter: then the paths
+   * the caller add()s are read in batches instead.
+   */
+  static forTree(rootPath: string): HostXattrReader {
+    if (rootPath === "/" || hasMountsBelow(rootPath)) return new HostXattrReader(undefined);
+    return new HostXattrReader(guarded(runGetfattr(["-R", "-P", "--", rootPath])));
+  }
+
   add(hostPath: string): void {
+    if (this.wholeTree) return;
     this.batch.push(hostPath);
     this.batchBytes += Buffer.byteLength(hostPath) + 1;
     if (this.batchBytes >= BATCH_ARGUMENT_BYTES) this.closeBatch();
   }
 
   async finish(): Promise<Map<string, Xattr[]>> {
-    if (this.batch.length > 0) this.closeBatch();
     const result = new Map<string, Xattr[]>();
+    if (this.wholeTree) {
+      parseGetfattrOutput(await this.wholeTree, result);
+      return result;
+    }
+    if (this.batch.length > 0) this.closeBatch();
     for (const [index, paths] of this.batches.entries()) {
-      parseGetfattrOutput(await (this.early[index] ?? runGetfattr(paths)), result);
+      parseGetfattrOutput(await (this.early[index] ?? runGetfattr(["--", ...paths])), result);
     }
     return result;
   }
 
   private closeBatch(): void {
     this.batches.push(this.batch);
-    if (this.early.length < EARLY_BATCHES) {
-      const output = runGetfattr(this.batch);
-      // A failure is rethrown by finish(); a caller that gives up before then must not see it as unhandled.
-      output.catch(() => undefined);
-      this.early.push(output);
-    }
+    if (this.early.length < EARLY_BATCHES) this.early.push(guarded(runGetfattr(["--", ...this.batch])));
     this.batch = [];
     this.batchBytes = 0;
   }
 }
 
-function runGetfattr(paths: readonly string[]): Promise<Uint8Array> {
+/** A failure is rethrown by finish(); a caller that gives up before then must not see it as unhandled. */
+function guarded<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+/**
+ * Whether /proc/self/mountinfo lists a mount point below `rootPath` (field 5, with space, tab,
+ * newline and backslash as octal escapes: proc(5)). Unreadable counts as yes.
+ */
+function hasMountsBelow(rootPath: string): boolean {
+  let mountinfo: Uint8Array;
+  try {
+    mountinfo = readFileSync("/proc/self/mountinfo");
+  } catch {
+    return true;
+  }
+  const prefix = `${rootPath}/`;
+  return new TextDecoder()
+    .decode(mountinfo)
+    .split("\n")
+    .some((line) => {
+      const mountPoint = line.split(" ")[4];
+      return mountPoint !== undefined && unescapeGetfattrPath(utf8(mountPoint)).startsWith(prefix);
+    });
+}
+
+/** Runs getfattr with the common options and `args` (paths, or -R and a root). */
+function runGetfattr(args: readonly string[]): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    const child = spawn("getfattr", ["-h", "-d", "-m", "-", "-e", "hex", "--absolute-names", "--", ...paths], { env: { ...process.env, LC_ALL: "C" } });
+    const child = spawn("getfattr", ["-h", "-d", "-m", "-", "-e", "hex", "--absolute-names", ...args], { env: { ...process.env, LC_ALL: "C" } });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
@@ -87,7 +130,7 @@ function gptimgFailure(thrower: () => never): unknown {
   }
 }
 
-/** getfattr writes a path with `\ooo` octal escapes for '\\', control characters and newlines. */
+/** getfattr (and mountinfo) write a path with `\ooo` octal escapes for '\\', control characters and newlines. */
 export function unescapeGetfattrPath(raw: Uint8Array): string {
   const bytes: number[] = [];
   for (let index = 0; index < raw.length; index++) {
