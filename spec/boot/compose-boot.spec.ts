@@ -12,7 +12,7 @@ import { gptimg } from "../support/cli.js";
 import { oraclesAvailable, runOk } from "../support/oracles.js";
 import { bootImage, bootOraclesAvailable, explainBoot } from "./harness.js";
 import { makeRootTree } from "./image-a.js";
-import { bootParts, ORACLE_SCRIPTS_DIR, type BootParts } from "./parts.js";
+import { bootParts, oracleBootSection, ORACLE_SCRIPTS_DIR, type BootParts } from "./parts.js";
 
 const MARKER = "GPTIMG-COMPOSE-BOOT-OK";
 const EPOCH = 1_704_067_200;
@@ -32,21 +32,7 @@ describe.skipIf(parts === undefined)("compose with a boot section boots under OV
       seed: "3f9a6c1e-2b4d-4e8f-a0c2-5d7e9f1b3a6c",
       size: "auto",
       sourceDateEpoch: EPOCH,
-      boot: {
-        systemdBoot: parts!.systemdBoot,
-        loaderConf: "timeout 0\n",
-        uki: {
-          stub: parts!.stub,
-          kernel: parts!.vmlinuz,
-          initrds: [{ tree: "initrd", compression: "gzip" }],
-          cmdline: "console=ttyS0,115200 panic=5 ro",
-          osRelease: { text: 'ID=gptimg-compose\nPRETTY_NAME="gptimg compose boot test"\nVERSION_ID=1\n' },
-          uname: parts!.kernelVersion,
-          id: "gptimg-compose",
-          version: "1",
-          triesLeft: 3,
-        },
-      },
+      boot: oracleBootSection(parts!, 'ID=gptimg-compose\nPRETTY_NAME="gptimg compose boot test"\nVERSION_ID=1\n', { id: "gptimg-compose", version: "1" }),
       partitions: [
         { type: "esp", format: "vfat" },
         { type: "root", format, copyFiles: ["root:/"], verity: "data", verityMatchKey: "root" },

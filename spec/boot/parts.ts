@@ -45,3 +45,24 @@ export function bootParts(): BootParts | undefined {
     modulesDirectory: join(at("MODULES_ROOT"), "lib", "modules", values["KVER"] ?? ""),
   };
 }
+
+/**
+ * A spec `boot` section for the busybox oracle initramfs tree at `initrd` (relative to the
+ * spec): systemd-boot, a UKI from the boot parts, boot counting with 3 tries.
+ */
+export function oracleBootSection(parts: BootParts, osRelease: string, uki: Record<string, unknown> = {}): object {
+  return {
+    systemdBoot: parts.systemdBoot,
+    loaderConf: "timeout 0\n",
+    uki: {
+      stub: parts.stub,
+      kernel: parts.vmlinuz,
+      initrds: [{ tree: "initrd", compression: "gzip" }],
+      cmdline: "console=ttyS0,115200 panic=5 ro",
+      osRelease: { text: osRelease },
+      uname: parts.kernelVersion,
+      triesLeft: 3,
+      ...uki,
+    },
+  };
+}

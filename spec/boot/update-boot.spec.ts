@@ -13,7 +13,7 @@ import { gptimg } from "../support/cli.js";
 import { extractRange, sfdiskJson } from "../support/image.js";
 import { oraclesAvailable, run, runOk } from "../support/oracles.js";
 import { bootImage, bootOraclesAvailable, explainBoot } from "./harness.js";
-import { bootParts, ORACLE_SCRIPTS_DIR, type BootParts } from "./parts.js";
+import { bootParts, oracleBootSection, ORACLE_SCRIPTS_DIR, type BootParts } from "./parts.js";
 
 const EPOCH = 1_704_067_200;
 const marker = (version: string): string => `GPTIMG-AB-RUNNING-${version}`;
@@ -54,19 +54,7 @@ describe.skipIf(parts === undefined)("A/B update boots the new version", () => {
       imageVersion: "1",
       sourceDateEpoch: EPOCH,
       update: { source: { type: "url-file", path: "https://updates.example.com/abboot" } },
-      boot: {
-        systemdBoot: parts!.systemdBoot,
-        loaderConf: "timeout 0\n",
-        uki: {
-          stub: parts!.stub,
-          kernel: parts!.vmlinuz,
-          initrds: [{ tree: "initrd", compression: "gzip" }],
-          cmdline: "console=ttyS0,115200 panic=5 ro",
-          osRelease: { text: 'ID=abboot\nPRETTY_NAME="gptimg A/B boot test"\n' },
-          uname: parts!.kernelVersion,
-          triesLeft: 3,
-        },
-      },
+      boot: oracleBootSection(parts!, 'ID=abboot\nPRETTY_NAME="gptimg A/B boot test"\n'),
       partitions: [
         { type: "esp", format: "vfat", sizeMinBytes: "200M" },
         { type: "usr", format: "erofs", copyFiles: ["usr:/"], verity: "data", verityMatchKey: "usr", slots: 2, slotSize: "16M" },
