@@ -130,7 +130,13 @@ export async function compose(request: ComposeRequest): Promise<ComposeResult> {
       ? await writeNewImage(request.imagePath, writtenLayout, writePartitionsInto)
       : await updateExistingImage(request.imagePath, writtenLayout, probe.currentSizeBytes, writePartitionsInto);
     const splitFiles = request.split ? splitPaths(request.imagePath, writtenLayout, finalUuids) : new Map<PlannedPartition, string>();
-    await writeSplitFiles(request.imagePath, splitFiles);
+    try {
+      await writeSplitFiles(request.imagePath, splitFiles);
+    } catch (error) {
+      // A new image is only kept when everything asked for was written.
+      if (probe.fresh) await rm(request.imagePath, { force: true });
+      throw error;
+    }
     return { layout: writtenLayout, finalUuids, splitFiles, verity, written: true };
   });
 }

@@ -212,6 +212,18 @@ describe("flags", () => {
   });
 });
 
+describe("compose --split", () => {
+  it("an existing split file: refused, and the new image is not left behind", () => {
+    const directory = join(work, "split-exists");
+    mkdirSync(directory);
+    writeFileSync(join(directory, "spec.json"), JSON.stringify({ partitions: [{ type: "esp", format: "vfat", entries: [{ path: "a", content: "a" }] }] }));
+    writeFileSync(join(directory, "out.esp.raw"), "keep");
+    const result = gptimg(["compose", join(directory, "spec.json"), "-o", join(directory, "out.raw"), "--split", "yes"]);
+    expectOneLineError(result, "out.esp.raw", "already exists");
+    expect(readdirSync(directory).sort()).toEqual(["out.esp.raw", "spec.json"]);
+  });
+});
+
 describe("compose: bad A/B update keys", () => {
   const usrSlots = (extra: object = {}, hashExtra: object = {}) => ({
     imageId: "os",
