@@ -165,21 +165,28 @@ export function assignShortNames(names: readonly string[]): ShortName[] {
     used.add(key);
     result[index] = { bytes: shortNameBytes(basis.base, basis.extension), caseBits: 0, needsLongName: true };
   });
-  // Next tail to try per basis, so a directory of many similar names stays linear.
+  // Each entry takes the lowest free tail. Bases that agree in the characters a tail leaves
+  // (e.g. "ENTRY-10" and "ENTRY-11" both give "ENTRY-~n") try the same candidates, and a
+  // taken candidate stays taken, so the next tail to try is kept per such prefix and tail
+  // width: a directory of many similar names stays linear.
   const nextTail = new Map<string, number>();
   names.forEach((_name, index) => {
     const basis = bases[index];
     if (!basis || result[index]) return;
-    const basisKey = shortKey(basis.base, basis.extension);
-    for (let tail = nextTail.get(basisKey) ?? 1; ; tail++) {
-      const suffix = `~${tail}`;
-      const base = basis.base.slice(0, 8 - suffix.length) + suffix;
-      const key = shortKey(base, basis.extension);
-      if (used.has(key)) continue;
-      used.add(key);
-      nextTail.set(basisKey, tail + 1);
-      result[index] = { bytes: shortNameBytes(base, basis.extension), caseBits: 0, needsLongName: true };
-      break;
+    for (let digits = 1, tail = 1; ; digits++) {
+      const prefix = basis.base.slice(0, 8 - 1 - digits);
+      const prefixKey = shortKey(prefix, basis.extension);
+      const limit = 10 ** digits;
+      for (tail = Math.max(tail, nextTail.get(prefixKey) ?? 1); tail < limit; tail++) {
+        const base = `${prefix}~${tail}`;
+        const key = shortKey(base, basis.extension);
+        if (used.has(key)) continue;
+        used.add(key);
+        nextTail.set(prefixKey, tail + 1);
+        result[index] = { bytes: shortNameBytes(base, basis.extension), caseBits: 0, needsLongName: true };
+        return;
+      }
+      nextTail.set(prefixKey, limit);
     }
   });
   return result as ShortName[];

@@ -38,6 +38,20 @@ describe("FAT short names", () => {
     expect(assigned[19999]).toBe("CO~20000EFI");
   });
 
+  it("takes the lowest free tail when different bases share the characters a tail leaves", () => {
+    // "conf" is no 8.3 extension, so every name gets a tail. The bases ENTRY-0 … ENTRY-39
+    // differ, but all become ENTRY-~n, ENTRY~nn and ENTR~nnn: one shared run of tails.
+    const names = Array.from({ length: 400 }, (_, index) => `entry-${index}.conf`);
+    const assigned = assignShortNames(names).map((name) => text(name.bytes));
+    expect(new Set(assigned).size).toBe(names.length);
+    expect(assigned[0]).toBe("ENTRY-~1CON");
+    expect(assigned[8]).toBe("ENTRY-~9CON");
+    expect(assigned[9]).toBe("ENTRY~10CON");
+    expect(assigned[98]).toBe("ENTRY~99CON");
+    expect(assigned[99]).toBe("ENTR~100CON");
+    expect(assigned[399]).toBe("ENTR~400CON");
+  });
+
   it("reserves literal names before generating tails, whatever the order", () => {
     expect(shorts(["foobarbaz", "FOOBAR~1"])).toEqual(["FOOBAR~2   |0|lfn", "FOOBAR~1   |0|-"]);
   });
