@@ -13,29 +13,38 @@ import { writeAtomically } from "../../../lib/io/sink.js";
 import { OffsetSink } from "../../../lib/io/stream.js";
 import { TreeBuilder } from "../../../lib/tree/builder.js";
 
+/** Plans `sizeBytes` of file data, shrinks the file to `shrunkBytes`, then writes: must fail cleanly. */
+async function writeShrunkInput(sizeBytes: number, shrunkBytes: number): Promise<void> {
+  const directory = mkdtempSync(join(tmpdir(), "gptimg-erofs-write-"));
+  try {
+    const input = join(directory, "input.bin");
+    writeFileSync(input, new Uint8Array(sizeBytes).fill(7));
+    const builder = new TreeBuilder();
+    builder.addFile("data/input.bin", { mode: 0o644, uid: 0, gid: 0, mtime: 0, xattrs: [] }, new FileSliceSource(input, 0, sizeBytes));
+    const plan = planErofs(builder.build(), { uuid: "11111111-2222-4333-8444-555555555555" });
+    truncateSync(input, shrunkBytes);
+    const output = join(directory, "out.erofs");
+    let caught: unknown;
+    try {
+      await writeAtomically(output, plan.sizeBytes, (sink) => writeErofs(plan, new OffsetSink(sink, 0, plan.sizeBytes, "erofs")));
+    } catch (error) {
+      caught = error;
+    }
+    expect(isGptimgError(caught), String(caught)).toBe(true);
+    expect((caught as Error).message).toMatch(/input\.bin: changed size while gptimg read it/);
+    expect((caught as Error).message).not.toContain("\n");
+    expect(existsSync(output)).toBe(false);
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
 describe("writeErofs failure handling", () => {
   it("an input file that shrinks after planning fails with a one-line GptimgError and no output", async () => {
-    const directory = mkdtempSync(join(tmpdir(), "gptimg-erofs-write-"));
-    try {
-      const input = join(directory, "input.bin");
-      writeFileSync(input, new Uint8Array(3 * 4096 + 10).fill(7));
-      const builder = new TreeBuilder();
-      builder.addFile("data/input.bin", { mode: 0o644, uid: 0, gid: 0, mtime: 0, xattrs: [] }, new FileSliceSource(input, 0, 3 * 4096 + 10));
-      const plan = planErofs(builder.build(), { uuid: "11111111-2222-4333-8444-555555555555" });
-      truncateSync(input, 4096);
-      const output = join(directory, "out.erofs");
-      let caught: unknown;
-      try {
-        await writeAtomically(output, plan.sizeBytes, (sink) => writeErofs(plan, new OffsetSink(sink, 0, plan.sizeBytes, "erofs")));
-      } catch (error) {
-        caught = error;
-      }
-      expect(isGptimgError(caught), String(caught)).toBe(true);
-      expect((caught as Error).message).toMatch(/input\.bin: changed size while gptimg read it/);
-      expect((caught as Error).message).not.toContain("\n");
-      expect(existsSync(output)).toBe(false);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
+    await writeShrunkInput(3 * 4096 + 10, 4096);
+  });
+
+  it("the same for a large file, read on the thread pool while later chunks are filled", async () => {
+    await writeShrunkInput(5 * 1024 * 1024 + 10, 2 * 1024 * 1024);
   });
 });
