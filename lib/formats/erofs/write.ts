@@ -48,7 +48,7 @@ export async function writeErofs(plan: ErofsPlan, sink: SequentialSink, options:
   for (const inode of byOffset) {
     const recordBytes = inodeCoreBytes(inode.extended) + inode.xattrBodyBytes + inode.tailBytes;
     const record = recordBytes <= scratch.length ? scratch.subarray(0, recordBytes) : new Uint8Array(recordBytes);
-    await encodeInodeRecordInto(record, plan, inode, tails.get(inode));
+    encodeInodeRecordInto(record, inode, inode.tailBytes > 0 ? (tails.get(inode) ?? (await readTail(plan, inode))) : undefined);
     await meta.put(inode.offsetBytes, record);
   }
   let sharedOffset = plan.xattrBlockAddress * BLOCK_SIZE_BYTES;
@@ -178,7 +178,7 @@ class TailStash {
 }
 
 /** Inode core + xattr body + inline tail, as stored at the inode's offset, into `record` (its exact size). */
-async function encodeInodeRecordInto(record: Uint8Array, plan: ErofsPlan, inode: PlannedInode, keptTail: Uint8Array | undefined): Promise<void> {
+function encodeInodeRecordInto(record: Uint8Array, inode: PlannedInode, tail: Uint8Array | undefined): void {
   const coreBytes = inodeCoreBytes(inode.extended);
   // encodeInodeInto sets only the fields, so reserved bytes and padding come from here.
   record.fill(0);
@@ -196,7 +196,7 @@ async function encodeInodeRecordInto(record: Uint8Array, plan: ErofsPlan, inode:
     mtimeSeconds: inode.node.meta.mtime,
   });
   if (inode.xattrBodyBytes > 0) encodeXattrBodyInto(record, coreBytes, inode.sharedXattrIds, inode.inlineXattrs);
-  if (inode.tailBytes > 0) record.set(keptTail ?? (await readTail(plan, inode)), coreBytes + inode.xattrBodyBytes);
+  if (tail) record.set(tail, coreBytes + inode.xattrBodyBytes);
 }
 
 async function readTail(plan: ErofsPlan, inode: PlannedInode): Promise<Uint8Array> {
