@@ -18,6 +18,16 @@ export function hasTrixie(): boolean {
   return existsSync(`${TRIXIE_ROOT}/usr/bin/systemd-repart`);
 }
 
+/**
+ * The REAL systemd-sysupdate (Debian ships none): built from trixie's systemd source package by
+ * spec/update/oracles/build-sysupdate.sh in its own chroot, which it marks with a stamp file.
+ */
+export const SYSUPDATE_ROOT = process.env["GPTIMG_SYSUPDATE_ROOT"] ?? "/var/cache/gptimg/sysupdate-build";
+
+export function hasSysupdate(): boolean {
+  return existsSync(`${SYSUPDATE_ROOT}/.gptimg-sysupdate`) && existsSync(`${SYSUPDATE_ROOT}/usr/local/bin/systemd-sysupdate`);
+}
+
 export const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 
 /**
@@ -27,17 +37,22 @@ export const isRoot = typeof process.getuid === "function" && process.getuid() =
 export function oraclesAvailable(...names: string[]): boolean {
   const missing = names.filter((name) => !oracleIsPresent(name));
   if (missing.length === 0) return true;
-  const message = `oracle(s) not available: ${missing.join(", ")} (run .ci/run or .ci/oracles.sh to install them)`;
+  const hint = missing.includes("sysupdate") ? "spec/update/oracles/build-sysupdate.sh" : ".ci/run or .ci/oracles.sh";
+  const message = `oracle(s) not available: ${missing.join(", ")} (run ${hint} to install them)`;
   if (REQUIRE_ORACLES) throw new Error(message);
   console.warn(`SKIP: ${message}`);
   return false;
 }
 
-/** "trixie" = the chroot with systemd v257; "trixie-tree" = the tree fixture; "root" = uid 0; else a host command. */
+/**
+ * "trixie" = the chroot with systemd v257; "trixie-tree" = the tree fixture; "sysupdate" = the
+ * systemd-sysupdate build chroot; "root" = uid 0; else a host command.
+ */
 function oracleIsPresent(name: string): boolean {
   switch (name) {
     case "trixie": return hasTrixie();
     case "trixie-tree": return existsSync(TRIXIE_TREE_TAR) && existsSync(`${TRIXIE_TREE_DIR}/usr`);
+    case "sysupdate": return hasSysupdate();
     case "root": return isRoot;
     default: return hasTool(name);
   }

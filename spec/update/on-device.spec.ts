@@ -109,7 +109,9 @@ describe.skipIf(!ready)("generated sysupdate.d transfers agree with the image an
       expect(label?.version, `${file}: ${slotA.name}`).toBe("1");
       const sourcePatterns = values.get("Source.MatchPattern")!.split(" ");
       const matching = artifacts.filter((name) => sourcePatterns.some((pattern) => matchPattern(pattern, name) !== undefined));
-      expect(matching, file).toHaveLength(2);
+      // Only the gzip artifact: systemd-sysupdate 257 cannot unpack .zst (sysupdateCompressions).
+      expect(matching, file).toHaveLength(1);
+      expect(matching[0], file).toMatch(/\.raw\.gz$/);
       for (const name of matching) {
         const match = sourcePatterns.map((pattern) => matchPattern(pattern, name)).find((found) => found !== undefined)!;
         expect(match.version).toBe("1");
