@@ -77,6 +77,7 @@ function setTrees(directory: string, version: string): void {
 
 interface Scenario {
   readonly directory: string;
+  readonly spec: string;
   /** v1 as composed; sysupdate updates it in place. */
   readonly image: string;
   /** v1 updated by `gptimg update` from the same artifacts. */
@@ -113,7 +114,7 @@ function prepare(name: string, source: (artifacts: string) => Source, compressio
   const extracted = runInTrixie("fsck.erofs", [`--extract=${usrFiles.slice(TRIXIE_ROOT.length)}`, usrImage.slice(TRIXIE_ROOT.length)]);
   expect(extracted.status, extracted.stderr).toBe(0);
   const transfers = new Map(readdirSync(join(usrFiles, "lib/sysupdate.d")).sort().map((file) => [file, readFileSync(join(usrFiles, "lib/sysupdate.d", file), "utf8")] as const));
-  return { directory, image, byGptimg, artifacts, rootHash, definitions: join(directory, "sysupdate.d"), transfers };
+  return { directory, spec, image, byGptimg, artifacts, rootHash, definitions: join(directory, "sysupdate.d"), transfers };
 }
 
 /** The transfers as generated, except [Target] Path=auto → the loop device (a chroot has no booted disk). */
@@ -139,11 +140,11 @@ function ensureSysupdateMounts(): void {
   if (!mounts.includes(` ${SYSUPDATE_ROOT}/sys `)) runOk("mount", ["--bind", "/sys", `${SYSUPDATE_ROOT}/sys`]);
 }
 
-/** systemd-sysupdate in its chroot, with /etc/os-release saying IMAGE_VERSION=1 in a private mount namespace. */
-function sysupdate(scenario: Scenario, args: string[]): { status: number; stdout: string; stderr: string } {
+/** systemd-sysupdate in its chroot, with /etc/os-release naming the booted version, in a private mount namespace. */
+function sysupdate(scenario: Scenario, args: string[], bootedVersion = "1"): { status: number; stdout: string; stderr: string } {
   ensureSysupdateMounts();
   const osRelease = join(scenario.directory, "os-release");
-  writeFileSync(osRelease, `ID=${IMAGE_ID}\nIMAGE_ID=${IMAGE_ID}\nIMAGE_VERSION=1\n`);
+  writeFileSync(osRelease, `ID=${IMAGE_ID}\nIMAGE_ID=${IMAGE_ID}\nIMAGE_VERSION=${bootedVersion}\n`);
   const script = 'mount --bind "$1" "$2/etc/os-release" && root=$2 && shift 2 && exec chroot "$root" systemd-sysupdate "$@"';
   const result = run("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", osRelease, SYSUPDATE_ROOT, `--definitions=${inSysupdate(scenario.definitions)}`, "--verify=no", "--no-pager", ...args], {
     env: { PATH: "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", SYSTEMD_COLORS: "0" },
@@ -166,18 +167,22 @@ function withLoop(image: string, body: (loop: string) => void): void {
 const sha256File = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");
 const uuidHex = (partition: SfdiskPartition): string => partition.uuid.toLowerCase().replaceAll("-", "");
 
-/** Slot B is what the v2 artifacts say: labels, root-hash UUIDs, verity; and sysupdate's image equals gptimg's. */
-function expectSlotBIsV2(scenario: Scenario): void {
-  const table = sfdiskJson(scenario.image);
-  const partitions = table.partitions!;
-  expect(partitions.map((partition) => partition.name)).toEqual(["esp", `${IMAGE_ID}_1`, `${IMAGE_ID}_1_verity`, `${IMAGE_ID}_1_verity_sig`, `${IMAGE_ID}_2`, `${IMAGE_ID}_2_verity`, `${IMAGE_ID}_2_verity_sig`]);
-  expect(uuidHex(partitions[4]!)).toBe(scenario.rootHash.slice(0, 32));
-  expect(uuidHex(partitions[5]!)).toBe(scenario.rootHash.slice(32));
-  const data = join(scenario.directory, "slot-b-data");
-  const hash = join(scenario.directory, "slot-b-hash");
-  extractRange(scenario.image, partitions[4]!.start * 512, partitions[4]!.size * 512, data);
-  extractRange(scenario.image, partitions[5]!.start * 512, partitions[5]!.size * 512, hash);
-  runOk("veritysetup", ["verify", data, hash, scenario.rootHash]);
+const slotLabels = (version: string): string[] => [`${IMAGE_ID}_${version}`, `${IMAGE_ID}_${version}_verity`, `${IMAGE_ID}_${version}_verity_sig`];
+
+/**
+ * The slot starting at partition `dataIndex` holds the version with `rootHash`: labels (checked
+ * by the caller's list), root-hash UUIDs, verity; and sysupdate's image equals gptimg's.
+ */
+function expectInstalled(scenario: Scenario, labels: readonly string[], dataIndex: number, rootHash: string): void {
+  const partitions = sfdiskJson(scenario.image).partitions!;
+  expect(partitions.map((partition) => partition.name)).toEqual(labels);
+  expect(uuidHex(partitions[dataIndex]!)).toBe(rootHash.slice(0, 32));
+  expect(uuidHex(partitions[dataIndex + 1]!)).toBe(rootHash.slice(32));
+  const data = join(scenario.directory, "slot-data");
+  const hash = join(scenario.directory, "slot-hash");
+  extractRange(scenario.image, partitions[dataIndex]!.start * 512, partitions[dataIndex]!.size * 512, data);
+  extractRange(scenario.image, partitions[dataIndex + 1]!.start * 512, partitions[dataIndex + 1]!.size * 512, hash);
+  runOk("veritysetup", ["verify", data, hash, rootHash]);
 
   // sfdisk names the nodes after the file; everything else must agree, and then every byte.
   const comparable = (image: string) => {
@@ -188,19 +193,23 @@ function expectSlotBIsV2(scenario: Scenario): void {
   expect(sha256File(scenario.image)).toBe(sha256File(scenario.byGptimg));
 }
 
+const expectSlotBIsV2 = (scenario: Scenario): void => expectInstalled(scenario, ["esp", ...slotLabels("1"), ...slotLabels("2")], 4, scenario.rootHash);
+
 describe.skipIf(!ready)("systemd-sysupdate 257 installs gptimg's v2 artifacts with gptimg's transfers", () => {
   beforeAll(() => {
     mkdirSync(join(work, "keys"), { recursive: true });
     makeKeyPairs(join(work, "keys"));
   });
 
-  it("regular-file source: list, check-new, update 2; slot B equals what `gptimg update` writes", () => {
+  it("regular-file source: list, check-new, update 2, then v3 booted into v2; the image equals what `gptimg update` writes", () => {
     const scenario = prepare("regular-file", (artifacts) => ({ type: "regular-file", path: artifacts }), ["zstd", "gzip"]);
     expect([...scenario.transfers.keys()]).toEqual(["10-usr-x86-64.transfer", "11-usr-x86-64-verity.transfer", "12-usr-x86-64-verity-sig.transfer"]);
     withLoop(scenario.image, (loop) => {
       installDefinitions(scenario, loop);
       const listed = sysupdate(scenario, ["list", "--json=short"]);
       expect(listed.status, listed.stderr).toBe(0);
+      // sysupdate only warns about keys or values it does not take (log_syntax … "ignoring").
+      expect(listed.stderr).not.toMatch(/ignor|unknown|invalid|warning/i);
       expect(JSON.parse(listed.stdout)).toMatchObject({ current: "1", all: ["2", "1"] });
       const candidate = sysupdate(scenario, ["check-new"]);
       expect(candidate.status, candidate.stderr).toBe(0);
@@ -212,6 +221,24 @@ describe.skipIf(!ready)("systemd-sysupdate 257 installs gptimg's v2 artifacts wi
       expect(JSON.parse(after.stdout)).toEqual({ available: null });
     });
     expectSlotBIsV2(scenario);
+
+    // v3 on a device booted into v2: ProtectVersion=%A keeps v2 and InstancesMax=2 allows two,
+    // so sysupdate vacuums v1's slot and reuses it, as `gptimg update` (never the newest) does.
+    setTrees(scenario.directory, "3");
+    const v3Artifacts = join(scenario.directory, "v3");
+    const v3 = gptimg(["compose", scenario.spec, "--image-version", "3", "--artifacts", v3Artifacts, "--json"]);
+    expect(v3.status, v3.stderr).toBe(0);
+    const v3RootHash = (JSON.parse(v3.stdout) as { verity: Array<{ rootHash: string }> }).verity[0]!.rootHash;
+    const byGptimg = gptimg(["update", scenario.byGptimg, "--from", v3Artifacts]);
+    expect(byGptimg.status, byGptimg.stderr).toBe(0);
+    // A regular-file source is a directory the device reads; SHA256SUMS plays no part there.
+    for (const name of readdirSync(v3Artifacts).filter((file) => file.startsWith(`${IMAGE_ID}_3.`))) copyFileSync(join(v3Artifacts, name), join(scenario.artifacts, name));
+    withLoop(scenario.image, (loop) => {
+      installDefinitions(scenario, loop);
+      const updated = sysupdate(scenario, ["update"], "2");
+      expect(updated.status, updated.stderr + updated.stdout).toBe(0);
+    });
+    expectInstalled(scenario, ["esp", ...slotLabels("3"), ...slotLabels("2")], 1, v3RootHash);
   });
 
   it("url-file source (file://): sysupdate parses SHA256SUMS, refuses a corrupted artifact, then installs v2", () => {
