@@ -34,7 +34,13 @@ export class ChunkedOutput {
   }
 
   async write(bytes: Uint8Array): Promise<void> {
-    await this.fillInPlace(bytes.length, (target, doneBytes) => target.set(bytes.subarray(doneBytes, doneBytes + target.length)));
+    for (let done = 0; done < bytes.length; ) {
+      const count = Math.min(bytes.length - done, this.chunkBytes - this.filledBytes);
+      this.ring[this.slot]!.set(bytes.subarray(done, done + count), this.filledBytes);
+      this.filledBytes += count;
+      done += count;
+      if (this.filledBytes === this.chunkBytes) await this.handOver();
+    }
   }
 
   /**
@@ -53,9 +59,13 @@ export class ChunkedOutput {
   }
 
   async writeZeros(count: number): Promise<void> {
-    await this.fillInPlace(count, (target) => {
-      target.fill(0);
-    });
+    for (let left = count; left > 0; ) {
+      const run = Math.min(left, this.chunkBytes - this.filledBytes);
+      this.ring[this.slot]!.fill(0, this.filledBytes, this.filledBytes + run);
+      this.filledBytes += run;
+      left -= run;
+      if (this.filledBytes === this.chunkBytes) await this.handOver();
+    }
   }
 
   /** Writes what is left and waits for every fill and write to finish. */
