@@ -75,6 +75,9 @@ if [ "${GPTIMG_BOOT_B:-0}" = 1 ] && { [ ! -f "$BOOT_ROOT.stamp" ] || [ "$(cat "$
   mv "$BOOT_ROOT.wip" "$BOOT_ROOT"
   echo "$BOOT_PACKAGES" > "$BOOT_ROOT.stamp"
 fi
+# The real systemd-sysupdate 257, built from Debian's source (Debian does not ship it): about
+# ten minutes once, cached in /var/cache/gptimg/sysupdate-build.
+bash "$(dirname "$0")/../spec/update/oracles/build-sysupdate.sh"
 # Kernel, systemd-boot/stub and busybox for the QEMU boot tests (Debian packages, unpacked).
 bash "$(dirname "$0")/../spec/boot/oracles/ci-prepare.sh"
 echo "oracles: ready (systemd-repart $(chroot "$TRIXIE_ROOT" systemd-repart --version | head -1 | awk '{print $2}'))"

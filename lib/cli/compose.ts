@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { compose } from "../build/compose.js";
 import { ErrorCode, fail } from "../core/errors.js";
+import { DEFAULT_ARTIFACT_COMPRESSION } from "../input/update-keys.js";
 import { checkArtifactDirectory, writeArtifacts, type ArtifactManifest } from "../update/artifacts.js";
 import { readSpec } from "../input/spec.js";
 import { specJsonSchema } from "../input/schema.js";
@@ -96,7 +97,7 @@ Examples:
               layout: result.layout,
               finalUuids: result.finalUuids,
               slotted: spec.update!.slots.slotted,
-              compressions: spec.update!.settings?.artifactCompression ?? ["zstd"],
+              compressions: spec.update!.settings?.artifactCompression ?? DEFAULT_ARTIFACT_COMPRESSION,
               imageId: spec.imageId!,
               imageVersion: spec.imageVersion!,
               architecture: spec.architecture,

@@ -11,12 +11,14 @@ const SIZE = { oneOf: [{ type: "integer", minimum: 0 }, { type: "string", patter
 const MODE = { oneOf: [{ type: "string", pattern: "^[0-7]{1,4}$" }, { type: "integer", minimum: 0, maximum: 4095 }], description: 'octal string like "0755"' };
 const ID = { type: "integer", minimum: 0, maximum: 4294967294 };
 
+const IMAGE_FORMATS = ["vfat", "squashfs", "erofs", "swap"];
+
 const PARTITION_DESCRIPTIONS: Record<string, string> = {
   type: "repart Type=: an identifier (root, usr-verity, esp, …, per architecture) or a type UUID",
   label: "GPT partition name, at most 36 UTF-16 units; specifiers %a %A %M %o %w %B %W %%",
   uuid: 'partition UUID, or "null" for all zeros; default derived from the seed',
   copyBlocks: "image file copied verbatim into the partition (relative to the spec file)",
-  format: "vfat, squashfs, erofs or swap, written by gptimg itself",
+  format: "vfat, squashfs, erofs or swap, written by gptimg itself; with inImage false any format systemd-repart makes at first boot (ext4, btrfs, xfs, …)",
   copyFiles: '"SRC[:DST]": a directory, tar archive (.tar, .tar.gz, .tar.xz, .tar.zst) or file; later wins',
   verity: "off, data, hash or signature (dm-verity, linked by verityMatchKey)",
   minimize: 'off, best (or true) or guess; read-only and verity partitions fit their content by default',
@@ -49,7 +51,7 @@ function partitionProperty(key: string, kind: string): object {
     default:
       if (key === "type") return { anyOf: [{ enum: typeIdentifiers() }, { type: "string", pattern: "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$" }], ...description };
       if (key === "verity") return { enum: ["off", "data", "hash", "signature"], ...description };
-      if (key === "format") return { enum: ["vfat", "squashfs", "erofs", "swap"], ...description };
+      if (key === "format") return { type: "string", ...description };
       return { type: "string", ...description };
   }
 }
@@ -105,14 +107,26 @@ export function specJsonSchema(): object {
         source: { type: "object", additionalProperties: false, required: ["path"], properties: { type: { enum: ["url-file", "url-tar", "regular-file", "directory", "tar"] }, path: { type: "string" } }, description: "sysupdate [Source]: where devices fetch the artifacts" },
         definitionsIn: { enum: ["usr", "root", "none"], description: "partition whose tree gets /usr/lib/repart.d and /usr/lib/sysupdate.d (default usr, else root)" },
         instancesMax: { type: "integer", minimum: 1, description: "UKIs kept in the ESP (default 2)" },
-        artifactCompression: { oneOf: [{ enum: ["zstd", "gzip", "none"] }, { type: "array", items: { enum: ["zstd", "gzip", "none"] } }], description: 'default ["zstd"]' },
+        artifactCompression: { oneOf: [{ enum: ["zstd", "gzip", "none"] }, { type: "array", items: { enum: ["zstd", "gzip", "none"] } }], description: 'default ["zstd", "gzip"]; the transfers match .gz when it is written (systemd-sysupdate < 258 cannot unpack zstd)' },
         verify: { type: "boolean", description: "sysupdate Verify= (needs a signed SHA256SUMS.gpg; default false)" },
         transfers: { type: "boolean", description: "generate sysupdate.d transfers (default true)" },
         repartDefinitions: { type: "boolean", description: "generate repart.d for first boot (default true)" },
         transferSuffix: { enum: [".transfer", ".conf"], description: '".transfer" (systemd >= 257, default) or ".conf"' },
       },
     },
-    partitions: { type: "array", minItems: 1, items: { type: "object", additionalProperties: false, required: ["type"], properties: partitionProperties } },
+    partitions: {
+      type: "array",
+      minItems: 1,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["type"],
+        properties: partitionProperties,
+        // gptimg writes these itself; a partition made at first boot gets any format systemd-repart knows.
+        if: { required: ["inImage"], properties: { inImage: { const: false } } },
+        else: { properties: { format: { enum: IMAGE_FORMATS } } },
+      },
+    },
   };
   for (const key of TOP_LEVEL_KEYS) if (!(key in topLevel)) throw new Error(`internal: schema lacks top-level key ${key}`);
   for (const key of UPDATE_KEYS) if (!(key in (topLevel["update"] as { properties: object }).properties)) throw new Error(`internal: schema lacks update.${key}`);

@@ -16,6 +16,8 @@ export const SLOT_PARTITION_KEYS = ["slots", "slotSize", "emptySlots", "inImage"
 const SOURCE_TYPES = ["url-file", "url-tar", "regular-file", "directory", "tar"] as const;
 const COMPRESSIONS: readonly ArtifactCompression[] = ["zstd", "gzip", "none"];
 export const MAX_SLOTS = 16;
+/** zstd for gptimg update (fast, parallel), gzip for systemd-sysupdate < 258 (systemd-import 257 cannot unpack zstd). */
+export const DEFAULT_ARTIFACT_COMPRESSION: readonly ArtifactCompression[] = ["zstd", "gzip"];
 
 function isObject(value: Json | undefined): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -105,7 +107,7 @@ export function interpretUpdateSettings(json: Json | undefined, where: string): 
   if (sourcePath === undefined) fail(ErrorCode.Spec, `${where}.source.path: missing`, "a URL (url-file) or a directory on the device (regular-file)");
   const definitionsIn = json["definitionsIn"];
   if (definitionsIn !== undefined && definitionsIn !== "usr" && definitionsIn !== "root" && definitionsIn !== "none") fail(ErrorCode.Spec, `${where}.definitionsIn: ${JSON.stringify(definitionsIn)}`, 'use "usr", "root" or "none" (the partition whose tree gets /usr/lib/repart.d and /usr/lib/sysupdate.d)');
-  const compressionJson = json["artifactCompression"] ?? ["zstd"];
+  const compressionJson = json["artifactCompression"] ?? [...DEFAULT_ARTIFACT_COMPRESSION];
   const compressions = Array.isArray(compressionJson) ? compressionJson : [compressionJson];
   if (compressions.length === 0 || compressions.some((item) => !(COMPRESSIONS as readonly Json[]).includes(item))) fail(ErrorCode.Spec, `${where}.artifactCompression: ${JSON.stringify(compressionJson)}`, 'use a list of "zstd", "gzip", "none"');
   const suffix = json["transferSuffix"] ?? ".transfer";
