@@ -18,8 +18,6 @@ export interface ByteSource {
    * read().
    */
   readInto?(offset: number, targets: readonly Uint8Array[]): void;
-  /** Fills `target` like readInto, on libuv's thread pool: large reads that overlap other work. */
-  readIntoAsync?(offset: number, target: Uint8Array): Promise<void>;
   /** A short name for messages: a host path, an archive member, "inline:/etc/hostname". */
   readonly description: string;
 }
@@ -80,15 +78,6 @@ export class FileSliceSource implements ByteSource {
 
   readInto(offset: number, targets: readonly Uint8Array[]): void {
     readBlocking(this.path, this.start + offset, targets, this.description);
-  }
-
-  async readIntoAsync(offset: number, target: Uint8Array): Promise<void> {
-    const handle = await openForRead(this.path, this.description);
-    try {
-      await fillFromHandle(handle, this.start + offset, target, this.description);
-    } finally {
-      await handle.close();
-    }
   }
 
   /** Reads the whole slice in chunks with one open descriptor; checks the size did not change. */
@@ -166,19 +155,15 @@ async function openForRead(path: string, description: string): Promise<FileHandl
 
 async function readExactly(handle: FileHandle, position: number, length: number, description: string): Promise<Uint8Array> {
   const buffer = new Uint8Array(length);
-  await fillFromHandle(handle, position, buffer, description);
-  return buffer;
-}
-
-async function fillFromHandle(handle: FileHandle, position: number, target: Uint8Array, description: string): Promise<void> {
   let done = 0;
-  while (done < target.length) {
-    const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
+  while (done < length) {
+    const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
     if (bytesRead === 0) {
       fail(ErrorCode.Input, `${description}: changed size while gptimg read it (ended after ${position + done} bytes)`, "do not modify the input tree during a build");
     }
     done += bytesRead;
   }
+  return buffer;
 }
 
 /** Streams any source in chunks of `chunkSize` (the last one shorter). */

@@ -1,31 +1,28 @@
 /**
- * The erofs writer's output side: whole chunks handed to a SequentialSink in order while the
- * next ones are filled, and the metadata window that assembles inode records at the offsets
- * the plan recorded.
+ * The erofs writer's output side: whole chunks handed to a SequentialSink, the next chunk
+ * filled while the previous one is being written, and the metadata window that assembles
+ * inode records at the offsets the plan recorded.
  */
 import type { SequentialSink } from "../../io/stream.js";
 
 /**
- * Coalesces the image into writes of exactly `chunkBytes` (the last one shorter), filled in a
- * ring of chunk buffers. A chunk goes to the sink once it is full and every fill into it has
- * finished; writes stay one at a time and in order, and a buffer is not touched until its
- * write resolves (the SequentialSink contract). So blocking fills of one chunk overlap with
- * fills on libuv's thread pool into the next ones and with the sink writing earlier ones.
+ * Coalesces the image into writes of exactly `chunkBytes` (the last one shorter). Two buffers
+ * alternate: at most one sink write is in flight, and the buffer it was given is not touched
+ * until it resolves (the SequentialSink contract), so filling one chunk overlaps with writing
+ * the other (file sinks write on libuv's thread pool). Reading large files on the pool too
+ * (a ring of chunks filled out of order) measured slower: the second core is already busy
+ * with those writes, V8's compiler threads and GC.
  */
 export class ChunkedOutput {
-  private readonly ring: Uint8Array[];
-  /** Per ring slot: settles when the chunk last filled there has been written. */
-  private readonly released: Promise<void>[];
-  private slot = 0;
+  private filling: Uint8Array;
+  private spare: Uint8Array;
   private filledBytes = 0;
   private flushedBytes = 0;
-  /** Fills into the current chunk that finish later. */
-  private pendingFills: Promise<void>[] = [];
-  private lastWrite: Promise<void> = Promise.resolve();
+  private inFlight: Promise<void> = Promise.resolve();
 
-  constructor(private readonly sink: SequentialSink, private readonly chunkBytes: number, ringChunks: number) {
-    this.ring = Array.from({ length: Math.max(2, ringChunks) }, () => new Uint8Array(chunkBytes));
-    this.released = this.ring.map(() => Promise.resolve());
+  constructor(private readonly sink: SequentialSink, private readonly chunkBytes: number) {
+    this.filling = new Uint8Array(chunkBytes);
+    this.spare = new Uint8Array(chunkBytes);
   }
 
   /** Bytes emitted so far, including those still in the current chunk. */
@@ -36,22 +33,18 @@ export class ChunkedOutput {
   async write(bytes: Uint8Array): Promise<void> {
     for (let done = 0; done < bytes.length; ) {
       const count = Math.min(bytes.length - done, this.chunkBytes - this.filledBytes);
-      this.ring[this.slot]!.set(bytes.subarray(done, done + count), this.filledBytes);
+      this.filling.set(bytes.subarray(done, done + count), this.filledBytes);
       this.filledBytes += count;
       done += count;
       if (this.filledBytes === this.chunkBytes) await this.handOver();
     }
   }
 
-  /**
-   * Lets `fill` write `length` bytes in place, called once per contiguous run of the current
-   * chunk. A fill that returns a promise may finish later; its chunk is written after it.
-   */
-  async fillInPlace(length: number, fill: (target: Uint8Array, doneBytes: number) => void | Promise<void>): Promise<void> {
+  /** Lets `fill` write `length` bytes in place, called once per contiguous run of the current chunk. */
+  async fillInPlace(length: number, fill: (target: Uint8Array, doneBytes: number) => void): Promise<void> {
     for (let done = 0; done < length; ) {
       const count = Math.min(length - done, this.chunkBytes - this.filledBytes);
-      const pending = fill(this.ring[this.slot]!.subarray(this.filledBytes, this.filledBytes + count), done);
-      if (pending) this.pendingFills.push(guarded(pending));
+      fill(this.filling.subarray(this.filledBytes, this.filledBytes + count), done);
       this.filledBytes += count;
       done += count;
       if (this.filledBytes === this.chunkBytes) await this.handOver();
@@ -61,39 +54,30 @@ export class ChunkedOutput {
   async writeZeros(count: number): Promise<void> {
     for (let left = count; left > 0; ) {
       const run = Math.min(left, this.chunkBytes - this.filledBytes);
-      this.ring[this.slot]!.fill(0, this.filledBytes, this.filledBytes + run);
+      this.filling.fill(0, this.filledBytes, this.filledBytes + run);
       this.filledBytes += run;
       left -= run;
       if (this.filledBytes === this.chunkBytes) await this.handOver();
     }
   }
 
-  /** Writes what is left and waits for every fill and write to finish. */
+  /** Writes what is left and waits for every write to finish. */
   async finish(): Promise<void> {
     if (this.filledBytes > 0) await this.handOver();
-    await this.lastWrite;
+    await this.inFlight;
   }
 
   private async handOver(): Promise<void> {
-    const chunk = this.ring[this.slot]!.subarray(0, this.filledBytes);
-    const written = Promise.all([this.lastWrite, ...this.pendingFills]).then(() => this.sink.write(chunk));
-    this.lastWrite = guarded(written);
-    this.released[this.slot] = this.lastWrite;
-    this.pendingFills = [];
+    await this.inFlight;
+    const chunk = this.filling.subarray(0, this.filledBytes);
     this.flushedBytes += this.filledBytes;
     this.filledBytes = 0;
-    this.slot = (this.slot + 1) % this.ring.length;
-    await this.released[this.slot];
+    [this.filling, this.spare] = [this.spare, this.filling];
+    this.inFlight = this.sink.write(chunk);
+    // A failure surfaces at the next hand-over or in finish(); if the caller fails first for
+    // another reason, this rejection must not count as unhandled.
+    this.inFlight.catch(() => undefined);
   }
-}
-
-/**
- * A failure surfaces where the promise is awaited (a later hand-over or finish()); if the
- * caller fails first for another reason, it must not count as unhandled.
- */
-function guarded<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => undefined);
-  return promise;
 }
 
 /** Assembles [startBytes, endBytes) from pieces put at increasing offsets, a window at a time. */

@@ -275,19 +275,36 @@ function draftInode(record: InodeRecord, index: number, links: Map<TreeNode, num
 function placeMetadata(drafts: readonly InodeDraft[]): { offsets: number[]; blocks: number } {
   const slotsPerBlock = BLOCK_SIZE_BYTES / INODE_SLOT_BYTES;
   const buckets: number[][] = Array.from({ length: slotsPerBlock + 1 }, () => []);
-  const usedSlots: number[] = [1];
-  buckets[slotsPerBlock - usedSlots[0]!]!.push(0);
+  // Bit `free` is set while buckets[free] is not empty: the best fit is the lowest set bit ≥ slots.
+  const nonEmpty = new Uint32Array(Math.ceil((slotsPerBlock + 1) / 32));
+  const usedSlots: number[] = [];
   const release = (block: number): void => {
     const free = slotsPerBlock - usedSlots[block]!;
-    if (free > 0) buckets[free]!.push(block);
+    if (free === 0) return;
+    buckets[free]!.push(block);
+    nonEmpty[free >>> 5]! |= 1 << (free & 31);
   };
+  const bestFit = (slots: number): number | undefined => {
+    for (let word = slots >>> 5; word < nonEmpty.length; word++) {
+      const bits = word === slots >>> 5 ? nonEmpty[word]! & (~0 << (slots & 31)) : nonEmpty[word]!;
+      if (bits === 0) continue;
+      const free = word * 32 + 31 - Math.clz32(bits & -bits);
+      const bucket = buckets[free]!;
+      const block = bucket.pop();
+      if (bucket.length === 0) nonEmpty[word]! &= ~(1 << (free & 31));
+      return block;
+    }
+    return undefined;
+  };
+  usedSlots.push(1);
+  release(0);
   const offsets: number[] = [];
   for (const draft of drafts) {
     const recordBytes = draft.metaBytes + draft.tailBytes;
     const slots = Math.ceil(recordBytes / INODE_SLOT_BYTES);
     let block: number | undefined;
     if (slots <= slotsPerBlock) {
-      for (let free = slots; free <= slotsPerBlock && block === undefined; free++) block = buckets[free]!.pop();
+      block = bestFit(slots);
       if (block === undefined) {
         block = usedSlots.length;
         usedSlots.push(0);

@@ -4,7 +4,7 @@
  * metadata (inodes, xattrs, inline tails, shared xattrs) assembled in a window of whole blocks
  * that moves forward with the offsets the plan recorded. Inline tails met in the data pass are
  * kept for the meta pass up to tailStashBytes; past that they are read again. Memory: the
- * tail stash, one window and a ring of output chunks (8 MiB by default).
+ * tail stash, one window and two output chunks.
  */
 import { alignDown } from "../../core/int.js";
 import type { ByteSource } from "../../io/source.js";
@@ -24,11 +24,6 @@ export interface WriteErofsOptions {
 }
 
 const DEFAULT_CHUNK_BYTES = 1024 * 1024;
-/** Output chunks being filled or written at once: up to 8 MiB, at least 2, at most 16. */
-const RING_BYTES = 8 * 1024 * 1024;
-const MAX_RING_CHUNKS = 16;
-/** Runs of file data this large are read on the thread pool (below it, blocking reads are cheaper than a round trip). */
-const POOL_READ_MIN_BYTES = 256 * 1024;
 /** Inline tails kept from the data pass (each < 4 KiB); beyond this they are read again. */
 const DEFAULT_TAIL_STASH_BYTES = 64 * 1024 * 1024;
 const TAIL_SLAB_BYTES = 1024 * 1024;
@@ -36,7 +31,7 @@ const TAIL_SLAB_BYTES = 1024 * 1024;
 export async function writeErofs(plan: ErofsPlan, sink: SequentialSink, options: WriteErofsOptions = {}): Promise<void> {
   const chunkBytes = Math.max(1, Math.floor(options.chunkBytes ?? DEFAULT_CHUNK_BYTES));
   const startPosition = sink.position;
-  const output = new ChunkedOutput(sink, chunkBytes, Math.min(MAX_RING_CHUNKS, Math.floor(RING_BYTES / chunkBytes)));
+  const output = new ChunkedOutput(sink, chunkBytes);
   await output.write(encodeBlockZero(plan));
   const tails = new TailStash(Math.max(0, options.tailStashBytes ?? DEFAULT_TAIL_STASH_BYTES));
   await writeDataArea(plan, output, chunkBytes, tails);
@@ -131,19 +126,16 @@ async function writeDataArea(plan: ErofsPlan, output: ChunkedOutput, chunkBytes:
 }
 
 /**
- * Reads a file's data-block part straight into the output chunks and its tail into the
- * stash. Large runs are read on the thread pool while the next files are read here; small
- * ones with blocking calls, the tail together with the last run where that is one.
+ * Reads a file's data-block part straight into the output chunks (no buffer per read, no
+ * promise per small file) and its tail into the stash, together with the last run of data
+ * (one open and one readv for most files).
  */
 async function fillInPlace(output: ChunkedOutput, source: ByteSource, blockContentBytes: number, tail: Uint8Array | undefined): Promise<void> {
-  let tailRead = tail === undefined;
+  if (tail && blockContentBytes === 0) source.readInto!(0, [tail]);
   await output.fillInPlace(blockContentBytes, (target, doneBytes) => {
-    if (source.readIntoAsync && target.length >= POOL_READ_MIN_BYTES) return source.readIntoAsync(doneBytes, target);
     const last = doneBytes + target.length === blockContentBytes;
-    source.readInto!(doneBytes, last && !tailRead ? [target, tail!] : [target]);
-    tailRead ||= last;
+    source.readInto!(doneBytes, last && tail ? [target, tail] : [target]);
   });
-  if (!tailRead) source.readInto!(blockContentBytes, [tail!]);
 }
 
 /**

@@ -44,7 +44,7 @@ describe("writeErofs failure handling", () => {
     await writeShrunkInput(3 * 4096 + 10, 4096);
   });
 
-  it("the same for a large file, read on the thread pool while later chunks are filled", async () => {
+  it("the same for a large file read over several output chunks", async () => {
     await writeShrunkInput(5 * 1024 * 1024 + 10, 2 * 1024 * 1024);
   });
 });
