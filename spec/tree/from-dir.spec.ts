@@ -67,6 +67,15 @@ describe.skipIf(!haveTools)("treeFromDirectory", () => {
     expect((error as Error).message).toMatch(/bad\/caf.: name is not valid UTF-8/);
   });
 
+  it("keeps a name with a real U+FFFD (which Node's UTF-8 decoding also gives for invalid bytes)", async () => {
+    const directory = join(root, "replacement");
+    mkdirSync(directory);
+    writeFileSync(join(directory, "a\uFFFDb"), "x");
+    writeFileSync(join(directory, "plain"), "y");
+    const tree = await treeFromDirectory(directory, { xattrs: false });
+    expect(tree.entries.map((entry) => [...entry.nameBytes])).toEqual([[0x61, 0xef, 0xbf, 0xbd, 0x62], [...Buffer.from("plain")]]);
+  });
+
   it("says what to install when getfattr is missing", async () => {
     const directory = join(root, "plain");
     mkdirSync(directory);
