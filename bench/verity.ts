@@ -1,7 +1,7 @@
 /**
  * dm-verity hashing throughput: 1 GiB of data through VerityHasher (file read in 4 MiB chunks,
- * level 0 in worker threads) side by side with `veritysetup format` on the same file, in one
- * run, best of a few rounds each. Target: our time ≤ 0.5 × veritysetup's.
+ * level 0 hashed by the main thread and the workers) side by side with `veritysetup format` on
+ * the same file, in one run, best of a few rounds each. Target: our time ≤ 0.5 × veritysetup's.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
