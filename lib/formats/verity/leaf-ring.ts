@@ -1,8 +1,8 @@
 /**
  * The level-0 work ring shared by the main thread and the hashing workers. Data and digests
- * live in SharedArrayBuffers, so handing out work costs an atomic add, not a message: the
- * main thread copies data into a slot and publishes it as unit n (slot n mod slots); every
- * thread, the main thread included, claims the oldest unclaimed unit, hashes it
+ * live in SharedArrayBuffers, so handing out work costs an atomic compare-and-swap, not a
+ * message: the main thread copies data into a slot and publishes it as unit n (slot n mod
+ * slots); every thread, the main thread included, claims the oldest unclaimed unit, hashes it
  * in place (hash-blocks.ts) and marks its slot done. The main thread collects digests strictly
  * in unit order, so the tree never depends on which thread hashed what.
  *
