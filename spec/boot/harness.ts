@@ -33,8 +33,12 @@ export const SNAKEOIL_KEY = process.env["OVMF_SNAKEOIL_KEY"] ?? "/usr/share/ovmf
 export const SNAKEOIL_CERTIFICATE = process.env["OVMF_SNAKEOIL_CERT"] ?? "/usr/share/ovmf/PkKek-1-snakeoil.pem";
 const QEMU = process.env["QEMU"] ?? "qemu-system-x86_64";
 
-/** Console lines that mean the boot can no longer reach the marker. */
-const DEAD_ENDS = /UEFI Interactive Shell|Shell> |No bootable option|Boot Manager Menu|ORACLE-INITRD-FAIL|GPTIMG-INITRD-FAIL|Kernel panic - not syncing|Failed to boot|Error loading|rescue shell|You are in emergency mode|Entering emergency mode|the root account is locked/;
+/**
+ * Console lines that mean the boot can no longer reach the marker. A guest kernel oops that
+ * does not panic ("kernel BUG at …", then die()'s "invalid opcode: 0000 [#1]" in udev's
+ * context) leaves a hung boot behind it.
+ */
+const DEAD_ENDS = /UEFI Interactive Shell|Shell> |No bootable option|Boot Manager Menu|ORACLE-INITRD-FAIL|GPTIMG-INITRD-FAIL|Kernel panic - not syncing|kernel BUG at|: [0-9a-f]{4} \[#\d+\]|Failed to boot|Error loading|rescue shell|You are in emergency mode|Entering emergency mode|the root account is locked/;
 
 export interface BootOptions {
   readonly timeoutSeconds?: number;
@@ -141,7 +145,7 @@ export async function bootImage(imagePath: string, marker: string, options: Boot
 /** The last lines of a boot log plus the lines that usually say why a boot failed. */
 export function explainBoot(result: BootResult, tailLines = 40): string {
   const lines = result.log.split("\n").filter((line) => line.trim() !== "");
-  const why = lines.filter((line) => /INITRD-FAIL|verity.*(corrupt|error|fail)|Kernel panic|VFS: Cannot|I\/O error|SQUASHFS error|erofs.*(error|corrupt|failed)|FAT-fs|Failed to|not found/.test(line));
+  const why = lines.filter((line) => /INITRD-FAIL|verity.*(corrupt|error|fail)|Kernel panic|kernel BUG at|\[#\d+\]|VFS: Cannot|I\/O error|SQUASHFS error|erofs.*(error|corrupt|failed)|FAT-fs|Failed to|not found/.test(line));
   return `${result.reason} (${result.accelerator}, ${result.seconds.toFixed(1)}s)\n--- why:\n${why.slice(-20).join("\n")}\n--- last ${tailLines} lines:\n${lines.slice(-tailLines).join("\n")}`;
 }
 
