@@ -124,7 +124,7 @@ describe.skipIf(!oraclesAvailable("mkfs.fat", "mcopy"))("readFatTree on volumes 
         if (node.kind === "file") expect(node.meta.mtime, `mtime of ${path} (mcopy -m, TZ=UTC)`).toBe(HOST_MTIME);
       }
       removeDir(image);
-    }), { numRuns: RUNS * 2 });
+    }), { numRuns: RUNS * 2, seed: Number(process.env["GPTIMG_FC_SEED"] ?? 20_261_122) });
   });
 
   it("a fragmented file and deleted entries: mdel every other file, then a large file fills the holes", async () => {
