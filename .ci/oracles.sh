@@ -60,11 +60,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   chroot "$TRIXIE_ROOT" apt-get update -qq
   chroot "$TRIXIE_ROOT" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# Boot test B's real system: Debian trixie with systemd, udev, veritysetup, systemd-boot and kmod,
+# Boot test B's real system: Debian trixie with systemd, udev, veritysetup, systemd-repart, systemd-boot and kmod,
 # composed into an image by gptimg (its /usr becomes the erofs partition, the whole tree the
 # initrd); the kernel is the boot parts' 6.1 one (trixie's 6.12 panics under loaded TCG). Trimmed of docs, locales and package caches to keep the initrd small.
 BOOT_ROOT=${GPTIMG_TRIXIE_BOOT_ROOT:-$(dirname "$TRIXIE_ROOT")/trixie-boot}
-BOOT_PACKAGES=systemd,udev,systemd-cryptsetup,kmod,systemd-boot-efi
+BOOT_PACKAGES=systemd,udev,systemd-cryptsetup,systemd-repart,kmod,systemd-boot-efi
 if [ ! -f "$BOOT_ROOT.stamp" ] || [ "$(cat "$BOOT_ROOT.stamp")" != "$BOOT_PACKAGES" ]; then
   echo "oracles: debootstrap the boot test system into $BOOT_ROOT (about two minutes)"
   rm -rf "$BOOT_ROOT.wip"

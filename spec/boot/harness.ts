@@ -5,7 +5,7 @@
  * get the serial log back.
  *
  * - q35 + OVMF: OVMF_CODE_4M.fd read-only pflash + a fresh copy of OVMF_VARS_4M.fd per boot.
- * - The image is attached with snapshot=on: QEMU never writes to it.
+ * - The image is attached with snapshot=on: QEMU never writes to it (unless `writable`).
  * - KVM when it really works for a UEFI guest (probed by booting OVMF without a disk and
  *   waiting for BdsDxe on serial); TCG otherwise. GPTIMG_BOOT_ACCEL=kvm|tcg skips the probe.
  * - Pass = a serial line (CR and ANSI escapes removed) equals the marker exactly; the kernel
@@ -53,6 +53,8 @@ export interface BootOptions {
   readonly graceSeconds?: number;
   /** Boot the Secure-Boot-enforcing snakeoil firmware instead of plain OVMF. */
   readonly secureBoot?: boolean;
+  /** Let the guest write to the image (first-boot repartitioning); default: snapshot=on, the image is never written. */
+  readonly writable?: boolean;
 }
 
 export interface BootResult {
@@ -96,7 +98,7 @@ export async function bootImage(imagePath: string, marker: string, options: Boot
     "-serial", `file:${serialPath}`,
     "-drive", `if=pflash,format=raw,unit=0,readonly=on,file=${options.secureBoot ? OVMF_CODE_SNAKEOIL : OVMF_CODE}`,
     "-drive", `if=pflash,format=raw,unit=1,file=${varsPath}`,
-    "-drive", `if=virtio,format=raw,snapshot=on,file=${resolve(imagePath)}`,
+    "-drive", `if=virtio,format=raw,${options.writable ? "" : "snapshot=on,"}file=${resolve(imagePath)}`,
   ], { stdio: ["ignore", "pipe", "pipe"] });
   let qemuOutput = "";
   qemu.stdout?.on("data", (chunk: Buffer) => (qemuOutput += chunk.toString()));
