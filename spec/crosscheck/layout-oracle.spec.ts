@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { compose, type ComposeResult } from "../../lib/build/compose.js";
 import { isGptimgError } from "../../lib/core/errors.js";
 import { guidToBytes } from "../../lib/core/guid.js";
+import { SMALL_DISK_BYTES } from "../../lib/formats/gpt/layout.js";
 import { interpretSpec } from "../../lib/input/spec.js";
 import { sgdiskProblems, type SfdiskTable } from "../support/image.js";
 import { oraclesAvailable, run, runInTrixie, runOk, TRIXIE_ROOT } from "../support/oracles.js";
@@ -259,7 +260,9 @@ describe.skipIf(!available)("random spec layouts, judged by sfdisk and sgdisk", 
         const again = join(directory, "again.raw");
         await composeSpec(json, again);
         expect(readFileSync(again).equals(readFileSync(image)), "same spec composed twice differs").toBe(true);
-        if (value.size !== "auto" && result.layout.dropped.length === 0) {
+        // Images of at most 4 MiB get libfdisk's small-disk geometry (no 1 MiB gap before the
+        // first partition), which "auto" sizing — like repart's — never assumes.
+        if (value.size !== "auto" && value.size > SMALL_DISK_BYTES && result.layout.dropped.length === 0) {
           const auto = await composeSpec(json, join(directory, "auto.raw"), { size: "auto", dryRun: true });
           expect(auto.layout.diskSizeBytes).toBeLessThanOrEqual(value.size);
         }
