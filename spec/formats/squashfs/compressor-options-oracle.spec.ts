@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { buildSquashfsFile } from "../../../lib/formats/squashfs/write.js";
 import { BytesSource } from "../../../lib/io/source.js";
 import { TreeBuilder } from "../../../lib/tree/builder.js";
@@ -17,13 +17,8 @@ const available = oraclesAvailable("unsquashfs");
 const content = seededBytes(300_000, 9);
 
 describe.skipIf(!available)("squashfs compressor options", () => {
-  let scratch: string;
-  beforeAll(() => {
-    scratch = mkdtempSync(join(tmpdir(), "gptimg-sqfs-compopt-"));
-  });
-  afterAll(() => {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-  });
+  const scratch = mkdtempSync(join(tmpdir(), "gptimg-sqfs-compopt-"));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   const tree = () => {
     const builder = new TreeBuilder();

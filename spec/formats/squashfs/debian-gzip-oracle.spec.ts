@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { treeFromDirectory } from "../../../lib/tree/from-dir.js";
 import { oraclesAvailable, runOk, TRIXIE_TREE_DIR } from "../../support/oracles.js";
 import { checkDebianImage, DEBIAN_BLOCK_BYTES } from "./support/debian.js";
@@ -14,13 +14,8 @@ import { checkDebianImage, DEBIAN_BLOCK_BYTES } from "./support/debian.js";
 const available = oraclesAvailable("root", "trixie-tree", "unsquashfs", "mksquashfs", "getfattr", "mount");
 
 describe.skipIf(!available)("squashfs gzip on the Debian trixie tree (from the directory)", () => {
-  let scratch: string;
-  beforeAll(() => {
-    scratch = mkdtempSync(join(tmpdir(), "gptimg-sqfs-debian-gzip-"));
-  });
-  afterAll(() => {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-  });
+  const scratch = mkdtempSync(join(tmpdir(), "gptimg-sqfs-debian-gzip-"));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   it("unsquashfs and the kernel read back the tree; size within 1 % of mksquashfs", async () => {
     const tree = await treeFromDirectory(TRIXIE_TREE_DIR);

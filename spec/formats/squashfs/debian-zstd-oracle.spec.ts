@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, describe, it } from "vitest";
 import { treeFromTar } from "../../../lib/tree/from-tar.js";
 import { oraclesAvailable, TRIXIE_TREE_TAR } from "../../support/oracles.js";
 import { checkDebianImage } from "./support/debian.js";
@@ -13,13 +13,8 @@ import { checkDebianImage } from "./support/debian.js";
 const available = oraclesAvailable("root", "trixie-tree", "unsquashfs", "getfattr", "mount");
 
 describe.skipIf(!available)("squashfs zstd on the Debian trixie tree (from the tar)", () => {
-  let scratch: string;
-  beforeAll(() => {
-    scratch = mkdtempSync(join(tmpdir(), "gptimg-sqfs-debian-zstd-"));
-  });
-  afterAll(() => {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-  });
+  const scratch = mkdtempSync(join(tmpdir(), "gptimg-sqfs-debian-zstd-"));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   it("unsquashfs and the kernel read back the tree", async () => {
     await checkDebianImage(await treeFromTar(TRIXIE_TREE_TAR, { scratchDirectory: scratch }), "zstd", scratch);

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { buildSquashfsFile } from "../../../lib/formats/squashfs/write.js";
 import { BytesSource } from "../../../lib/io/source.js";
 import { TreeBuilder } from "../../../lib/tree/builder.js";
@@ -15,13 +15,8 @@ import { oraclesAvailable, runOk } from "../../support/oracles.js";
 const available = oraclesAvailable("unsquashfs");
 
 describe.skipIf(!available)("squashfs times", () => {
-  let scratch: string;
-  beforeAll(() => {
-    scratch = mkdtempSync(join(tmpdir(), "gptimg-sqfs-time-"));
-  });
-  afterAll(() => {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-  });
+  const scratch = mkdtempSync(join(tmpdir(), "gptimg-sqfs-time-"));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   const tree = () => {
     const builder = new TreeBuilder({ mode: 0o755, uid: 0, gid: 0, mtime: 86_400, xattrs: [] });

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { buildSquashfsFile } from "../../../lib/formats/squashfs/write.js";
 import { oraclesAvailable } from "../../support/oracles.js";
 import { buildRecipeTree, PROPERTY_BLOCK_BYTES, treeRecipeArbitrary } from "./support/arbitrary-tree.js";
@@ -17,13 +17,8 @@ const available = oraclesAvailable("root", "unsquashfs");
 const RUNS = Number(process.env["GPTIMG_FC_RUNS"] ?? 25);
 
 describe.skipIf(!available)("squashfs property: unsquashfs extraction equals the source", () => {
-  let scratch: string;
-  beforeAll(() => {
-    scratch = mkdtempSync(join(tmpdir(), "gptimg-sqfs-prop-"));
-  });
-  afterAll(() => {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-  });
+  const scratch = mkdtempSync(join(tmpdir(), "gptimg-sqfs-prop-"));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   it("random trees round-trip through unsquashfs", async () => {
     let run = 0;
