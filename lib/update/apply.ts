@@ -13,7 +13,7 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCode, fail, isGptimgError } from "../core/errors.js";
-import { readFatTree } from "../formats/fat/read.js";
+import { readFatVolume } from "../formats/fat/read.js";
 import { planFat } from "../formats/fat/plan.js";
 import { writeFat } from "../formats/fat/write.js";
 import { readGpt, type DecodedGpt } from "../formats/gpt/decode.js";
@@ -90,7 +90,7 @@ export async function applyUpdate(request: UpdateRequest): Promise<UpdateResult>
       type: choice.artifact.type,
       partitionNumber: choice.entry.slot + 1,
       previousLabel: choice.entry.label,
-      label: choice.artifact.labelPattern.replaceAll("@v", manifest.imageVersion),
+      label: choice.artifact.label,
       uuid: choice.artifact.uuid,
     }));
     const result = { version: manifest.imageVersion, slots, ukiInstalled: esp?.installed, ukisRemoved: esp?.removed ?? [], written: !request.dryRun };
@@ -104,7 +104,7 @@ export async function applyUpdate(request: UpdateRequest): Promise<UpdateResult>
       if (esp) await copyInto(sink, esp.path, esp.sizeBytes, esp.entry.firstLba * gpt.sectorSize, bytesOf(esp.entry));
       const entries = gpt.entries.map((entry) => {
         const choice = choices.find((candidate) => candidate.entry === entry);
-        return choice ? { ...entry, label: choice.artifact.labelPattern.replaceAll("@v", manifest.imageVersion), uuid: choice.artifact.uuid, attributes: BigInt(choice.artifact.flags) } : entry;
+        return choice ? { ...entry, label: choice.artifact.label, uuid: choice.artifact.uuid, attributes: BigInt(choice.artifact.flags) } : entry;
       });
       const encoded = encodeGpt({ sectorSize: gpt.sectorSize, totalSectors: gpt.totalSectors, firstUsableLba: gpt.header.firstUsableLba, diskGuid: gpt.header.diskGuid, entries });
       await sink.writeAt(encoded.backupOffsetBytes, encoded.backup);
@@ -145,15 +145,6 @@ function chooseSlot(gpt: DecodedGpt, artifact: PartitionArtifact, artifacts: Ver
   return { artifact, entry: target.entry, fileName: file.name, compression: file.compression };
 }
 
-/** FAT32 iff BPB_FATSz16 is 0 (fatgen103); BS_VolID at 0x43 (FAT32) or 0x27 (FAT12/16). */
-function fatIdentity(bootSector: Uint8Array): { fatType: 32 | 16 | 12; volumeId: number } {
-  const view = new DataView(bootSector.buffer, bootSector.byteOffset, bootSector.byteLength);
-  const fat32 = view.getUint16(0x16, true) === 0;
-  const totalSectors = view.getUint16(0x13, true) || view.getUint32(0x20, true);
-  const clusters = totalSectors / Math.max(1, bootSector[0x0d]!);
-  return { fatType: fat32 ? 32 : clusters < 4085 ? 12 : 16, volumeId: view.getUint32(fat32 ? 0x43 : 0x27, true) };
-}
-
 async function rebuildEsp(imagePath: string, gpt: DecodedGpt, artifacts: VerifiedArtifacts, scratch: string): Promise<{ entry: GptEntry; path: string; sizeBytes: number; installed: string; removed: string[] }> {
   const uki = artifacts.manifest.uki!;
   const version = artifacts.manifest.imageVersion;
@@ -162,8 +153,9 @@ async function rebuildEsp(imagePath: string, gpt: DecodedGpt, artifacts: Verifie
   const entry = espEntries[0]!;
   const sizeBytes = (entry.lastLba - entry.firstLba + 1) * gpt.sectorSize;
   const espSource = new FileSliceSource(imagePath, entry.firstLba * gpt.sectorSize, sizeBytes, `${imagePath} (ESP)`);
-  const tree = await readFatTree(espSource, `${imagePath}: ESP (partition ${entry.slot + 1})`);
-  const linux = [...walkTree(tree)].filter(({ path, node }) => node.kind === "file" && path.toLowerCase().startsWith(`${UKI_DIRECTORY.toLowerCase()}/`) && !path.slice(UKI_DIRECTORY.length + 1).includes("/"));
+  const { tree, fatType, volumeId } = await readFatVolume(espSource, `${imagePath}: ESP (partition ${entry.slot + 1})`);
+  const espFiles = [...walkTree(tree)];
+  const linux = espFiles.filter(({ path, node }) => node.kind === "file" && path.toLowerCase().startsWith(`${UKI_DIRECTORY.toLowerCase()}/`) && !path.slice(UKI_DIRECTORY.length + 1).includes("/"));
   const ukis = linux
     .map(({ path }) => ({ path, version: uki.targetPatterns.map((pattern) => matchPattern(pattern, path.slice(UKI_DIRECTORY.length + 1))?.version).find((found) => found !== undefined) }))
     .filter((candidate): candidate is { path: string; version: string } => candidate.version !== undefined)
@@ -172,21 +164,19 @@ async function rebuildEsp(imagePath: string, gpt: DecodedGpt, artifacts: Verifie
   // Keep the newest InstancesMax-1 existing UKIs: with the new one that makes InstancesMax.
   const removed = ukis.slice(0, Math.max(0, ukis.length - (uki.instancesMax - 1))).map((candidate) => candidate.path);
   const builder = new TreeBuilder(tree.meta);
-  for (const { path, node } of walkTree(tree)) {
+  for (const { path, node } of espFiles) {
     if (path === "" || removed.includes(path)) continue;
     if (node.kind === "dir") builder.addDirectory(path, node.meta);
     else builder.addNode(path, node);
   }
   const newest = ukis.at(-1);
-  const meta = newest ? ([...walkTree(tree)].find(({ path }) => path === newest.path)!.node as FileNode).meta : tree.meta;
+  const meta = newest ? (espFiles.find(({ path }) => path === newest.path)!.node as FileNode).meta : tree.meta;
   const ukiPath = join(artifacts.directory, uki.name);
   const ukiSize = (await stat(ukiPath)).size;
   builder.addFile(installed, { ...meta, mode: 0o644 }, new FileSliceSource(ukiPath, 0, ukiSize, ukiPath));
-  const head = await espSource.read(0, 512);
-  const identity = fatIdentity(head);
   const plan = (() => {
     try {
-      return planFat({ tree: builder.build(), sizeBytes, sectorSize: gpt.sectorSize as 512 | 4096, label: entry.label, volumeId: identity.volumeId, fatType: identity.fatType, where: `${imagePath}: ESP` });
+      return planFat({ tree: builder.build(), sizeBytes, sectorSize: gpt.sectorSize as 512 | 4096, label: entry.label, volumeId, fatType, where: `${imagePath}: ESP` });
     } catch (error) {
       if (!isGptimgError(error)) throw error;
       return fail(ErrorCode.Size, `${imagePath}: the ESP (${sizeBytes} bytes) cannot hold ${installed} (${ukiSize} bytes) next to what it has (${(error as Error).message})`, "compose the image with a bigger ESP (sizeMinBytes), or lower update.instancesMax");

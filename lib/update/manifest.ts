@@ -47,7 +47,7 @@ function checkManifestShape(value: unknown, where: string): ArtifactManifest {
   const text = (field: unknown) => typeof field === "string" && field !== "";
   if (!text(manifest.imageId) || !text(manifest.imageVersion) || !text(manifest.architecture) || !Array.isArray(manifest.partitions)) fail(ErrorCode.Input, `${where}: imageId, imageVersion, architecture or partitions missing`, "the manifest is damaged: rebuild the artifacts");
   manifest.partitions.forEach((partition, index) => {
-    const ok = partition && text(partition.typeUuid) && text(partition.labelPattern) && text(partition.uuid) && text(partition.sha256) && Number.isSafeInteger(partition.sizeBytes) && /^\d+$/.test(String(partition.flags)) && Array.isArray(partition.files) && partition.files.length > 0
+    const ok = partition && text(partition.typeUuid) && text(partition.label) && text(partition.labelPattern) && text(partition.uuid) && text(partition.sha256) && Number.isSafeInteger(partition.sizeBytes) && /^\d+$/.test(String(partition.flags)) && Array.isArray(partition.files) && partition.files.length > 0
       && partition.files.every((file: ArtifactFile) => file && text(file.name) && !file.name.includes("/") && text(file.sha256) && ["zstd", "gzip", "none"].includes(file.compression));
     if (!ok) fail(ErrorCode.Input, `${where}: partitions[${index}] is incomplete`, "the manifest is damaged: rebuild the artifacts");
   });

@@ -13,7 +13,7 @@ import type { ByteSource } from "../../io/source.js";
 import { TreeBuilder } from "../../tree/builder.js";
 import type { DirNode, Meta } from "../../tree/tree.js";
 import type { FatType } from "./geometry.js";
-import { ATTR_DIRECTORY, ATTR_LONG_NAME, ATTR_VOLUME_ID, BOOT_SIGNATURE, BPB, DIRENT, DIRENT_SIZE, EBPB32, LAST_LONG_ENTRY, LFN_DIRENT } from "./layout.js";
+import { ATTR_DIRECTORY, ATTR_LONG_NAME, ATTR_VOLUME_ID, BOOT_SIGNATURE, BPB, DIRENT, DIRENT_SIZE, EBPB16, EBPB32, LAST_LONG_ENTRY, LFN_DIRENT } from "./layout.js";
 import { collisionKey, LFN_UNITS_PER_ENTRY, shortNameChecksum } from "./names.js";
 
 const HINT = "the FAT file system is damaged; check it with fsck.fat -n";
@@ -33,6 +33,8 @@ interface Volume {
   readonly source: ByteSource;
   readonly where: string;
   readonly fatType: FatType;
+  /** BS_VolID, kept when a volume is rewritten. */
+  readonly volumeId: number;
   readonly clusterSizeBytes: number;
   readonly clusterCount: number;
   readonly dataStartBytes: number;
@@ -96,7 +98,8 @@ async function openVolume(source: ByteSource, where: string): Promise<Volume> {
   const rootRegion = fatType === 32
     ? { cluster: u32(EBPB32.BPB_RootClus) }
     : { offsetBytes: (firstDataSector - rootDirSectors) * sectorSizeBytes, sizeBytes: rootEntryCount * DIRENT_SIZE };
-  return { source, where, fatType, clusterSizeBytes, clusterCount, dataStartBytes: firstDataSector * sectorSizeBytes, rootRegion, next, claimed: new Uint8Array(entryCount) };
+  const volumeId = u32(fatType === 32 ? EBPB32.BS_VolID : EBPB16.BS_VolID);
+  return { source, where, fatType, volumeId, clusterSizeBytes, clusterCount, dataStartBytes: firstDataSector * sectorSizeBytes, rootRegion, next, claimed: new Uint8Array(entryCount) };
 }
 
 /** fatgen103 "FAT Data Structure": 12-bit entries pack two in three bytes; FAT32 uses only the low 28 bits. */
@@ -274,6 +277,11 @@ const meta = (mode: number, mtime: number): Meta => ({ mode, uid: 0, gid: 0, mti
  * from DIR_WrtDate/DIR_WrtTime (the root's from the volume label entry, else 0).
  */
 export async function readFatTree(source: ByteSource, where: string): Promise<DirNode> {
+  return (await readFatVolume(source, where)).tree;
+}
+
+/** The tree plus what a rewrite of the same volume keeps: its FAT type and volume ID. */
+export async function readFatVolume(source: ByteSource, where: string): Promise<{ tree: DirNode; fatType: FatType; volumeId: number }> {
   const volume = await openVolume(source, where);
   const builder = new TreeBuilder(meta(0o755, 0));
   const maxDirectoryClusters = Math.ceil(MAX_DIRECTORY_BYTES / volume.clusterSizeBytes);
@@ -307,7 +315,7 @@ export async function readFatTree(source: ByteSource, where: string): Promise<Di
       }
     }
   }
-  return builder.build();
+  return { tree: builder.build(), fatType: volume.fatType, volumeId: volume.volumeId };
 }
 
 /** Claims a subdirectory's (or the FAT32 root's) cluster chain, at most 2 MiB, and returns how to read it. */
