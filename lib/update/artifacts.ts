@@ -8,11 +8,14 @@
  * zstd: one frame per MiB compressed on worker threads and written in order (a zstd file may be
  * any sequence of frames, RFC 8878 §3.1, and libzstd's streaming decoder reads them all);
  * gzip: one member through node:zlib (systemd's importer stops at the end of the first member).
+ * The partition is read once for all formats.
  */
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { once } from "node:events";
+import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { toHex } from "../core/bytes.js";
@@ -106,14 +109,10 @@ export async function writeArtifacts(request: ArtifactRequest): Promise<Artifact
       if (!partition) fail(ErrorCode.Layout, `${slotted.type.name}: slot A was not written`, "artifacts need the whole slot group in the image");
       const uuid = request.finalUuids.get(partition) ?? partition.uuid;
       const stem = artifactName(slotted.artifactPattern, request.imageVersion, uuid);
-      const files: ArtifactFile[] = [];
-      let sha256 = "";
-      for (const compression of request.compressions) {
-        const name = `${stem}${COMPRESSION_SUFFIX[compression]}`;
-        const written = await compressRange(request.imagePath, partition.offsetBytes, partition.sizeBytes, join(temporary, name), compression, request.concurrency);
-        sha256 = written.rawSha256;
-        files.push({ name, compression, sizeBytes: written.sizeBytes, sha256: written.sha256 });
-      }
+      const names = request.compressions.map((compression) => `${stem}${COMPRESSION_SUFFIX[compression]}`);
+      const written = await compressRange(request.imagePath, partition.offsetBytes, partition.sizeBytes, request.compressions.map((compression, index) => ({ path: join(temporary, names[index]!), compression })), request.concurrency);
+      const files: ArtifactFile[] = request.compressions.map((compression, index) => ({ name: names[index]!, compression, ...written.files[index]! }));
+      const sha256 = written.rawSha256;
       partitions.push({
         type: slotted.type.name ?? slotted.type.uuid,
         typeUuid: slotted.type.uuid,
@@ -131,7 +130,7 @@ export async function writeArtifacts(request: ArtifactRequest): Promise<Artifact
     let uki: UkiArtifact | undefined;
     if (request.uki) {
       const name = artifactName(ukiArtifactPattern(request.uki.transfer), request.imageVersion, "");
-      const written = await compressRange(request.uki.path, 0, (await stat(request.uki.path)).size, join(temporary, name), "none", 1);
+      const written = (await compressRange(request.uki.path, 0, (await stat(request.uki.path)).size, [{ path: join(temporary, name), compression: "none" }], 1)).files[0]!;
       uki = { name, sizeBytes: written.sizeBytes, sha256: written.sha256, id: request.uki.transfer.id, triesLeft: request.uki.transfer.triesLeft, instancesMax: request.uki.instancesMax, targetPatterns: ukiTargetPatterns(request.uki.transfer) };
     }
     const manifest: ArtifactManifest = { format: MANIFEST_FORMAT, imageId: request.imageId, imageVersion: request.imageVersion, architecture: request.architecture, partitions, uki };
@@ -157,36 +156,54 @@ export async function checkArtifactDirectory(directory: string): Promise<void> {
   if (entries.length > 0) fail(ErrorCode.Io, `${directory}: already exists and is not empty, refusing to mix artifact sets`, "give a new directory, or remove it first");
 }
 
-interface WrittenArtifact {
-  readonly sizeBytes: number;
-  readonly sha256: string;
+interface CompressedOutputs {
   readonly rawSha256: string;
+  /** Size and sha256 of each output, in the order given. */
+  readonly files: ReadonlyArray<{ readonly sizeBytes: number; readonly sha256: string }>;
 }
 
-/** Compresses bytes [offset, offset+length) of `inputPath` into `outputPath`, hashing both sides. */
-async function compressRange(inputPath: string, offsetBytes: number, lengthBytes: number, outputPath: string, compression: ArtifactCompression, concurrency: number): Promise<WrittenArtifact> {
+/**
+ * Compresses bytes [offset, offset+length) of `inputPath` into every output in one read of the
+ * input: each chunk goes to every output's stream (waiting for the slowest), and the input is
+ * hashed once.
+ */
+async function compressRange(inputPath: string, offsetBytes: number, lengthBytes: number, outputs: ReadonlyArray<{ readonly path: string; readonly compression: ArtifactCompression }>, concurrency: number): Promise<CompressedOutputs> {
   const raw = createHash("sha256");
-  const packed = createHash("sha256");
-  let sizeBytes = 0;
-  const output = createWriteStream(outputPath, { flags: "wx" });
-  const emit = async function* (chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-    for await (const chunk of chunks) {
-      packed.update(chunk);
-      sizeBytes += chunk.length;
-      yield chunk;
+  const lanes = outputs.map((output) => {
+    // Object mode keeps the read chunks as they are: each becomes one zstd frame, whatever the timing.
+    const input = new PassThrough({ objectMode: true, highWaterMark: 2 });
+    const packed = createHash("sha256");
+    let sizeBytes = 0;
+    const emit = async function* (chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+      for await (const chunk of chunks) {
+        packed.update(chunk);
+        sizeBytes += chunk.length;
+        yield chunk;
+      }
+    };
+    const file = createWriteStream(output.path, { flags: "wx" });
+    const done = output.compression === "gzip" ? pipeline(input, createGzip({ level: GZIP_LEVEL }), emit, file)
+      : output.compression === "zstd" ? pipeline(input, (chunks: AsyncIterable<Uint8Array>) => zstdFrames(chunks, concurrency), emit, file)
+        : pipeline(input, emit, file);
+    return { input, done, result: () => ({ sizeBytes, sha256: toHex(packed.digest()) }) };
+  });
+  try {
+    if (lengthBytes > 0) {
+      for await (const chunk of createReadStream(inputPath, { start: offsetBytes, end: offsetBytes + lengthBytes - 1, highWaterMark: CHUNK_BYTES }) as AsyncIterable<Buffer>) {
+        raw.update(chunk);
+        for (const lane of lanes) {
+          if (!lane.input.write(chunk)) await Promise.race([once(lane.input, "drain"), lane.done]);
+        }
+      }
     }
-  };
-  const rawChunks = async function* (): AsyncGenerator<Uint8Array> {
-    if (lengthBytes === 0) return;
-    for await (const chunk of createReadStream(inputPath, { start: offsetBytes, end: offsetBytes + lengthBytes - 1, highWaterMark: CHUNK_BYTES }) as AsyncIterable<Buffer>) {
-      raw.update(chunk);
-      yield chunk;
-    }
-  };
-  if (compression === "gzip") await pipeline(rawChunks, createGzip({ level: GZIP_LEVEL }), emit, output);
-  else if (compression === "none") await pipeline(rawChunks, emit, output);
-  else await pipeline(zstdFrames(rawChunks(), concurrency), emit, output);
-  return { sizeBytes, sha256: toHex(packed.digest()), rawSha256: toHex(raw.digest()) };
+    for (const lane of lanes) lane.input.end();
+    await Promise.all(lanes.map((lane) => lane.done));
+  } catch (error) {
+    for (const lane of lanes) lane.input.destroy(error as Error);
+    await Promise.allSettled(lanes.map((lane) => lane.done));
+    throw error;
+  }
+  return { rawSha256: toHex(raw.digest()), files: lanes.map((lane) => lane.result()) };
 }
 
 /** One zstd frame per input chunk, compressed on workers, yielded in input order. */
