@@ -53,7 +53,8 @@ export interface UpdateSettings {
   readonly source: { readonly type: "url-file" | "url-tar" | "regular-file" | "directory" | "tar"; readonly path: string };
   /** The partition whose tree gets /usr/lib/{repart,sysupdate}.d; undefined: usr if slotted, else root. */
   readonly definitionsIn: "usr" | "root" | "none" | undefined;
-  readonly instancesMax: number | undefined;
+  /** UKIs kept in the ESP (the UKI transfer's InstancesMax=). */
+  readonly instancesMax: number;
   readonly artifactCompression: readonly ArtifactCompression[];
   /** sysupdate Verify=: SHA256SUMS.gpg must be signed (gptimg does not sign it). */
   readonly verify: boolean;
@@ -130,17 +131,15 @@ export function planSlots(partitions: readonly SpecPartition[], image: ImageIden
   const imageIndexOf: Array<number | undefined> = [];
   const device: DevicePartition[] = [];
   const slotted: SlottedPartition[] = [];
-  const pendingEmpty: Array<{ specIndex: number; info: Omit<SlottedPartition, "imageIndex"> }> = [];
+  const pendingEmpty: SlottedPartition[] = [];
   const flushEmptySlots = (): void => {
     if (pendingEmpty.length === 0) return;
-    const slots = pendingEmpty[0]!.info.slots;
-    for (let slot = 1; slot < slots; slot++) {
-      for (const { specIndex, info } of pendingEmpty) {
-        const base = partitions[specIndex]!;
-        const empty = emptySlotDefinition(base.definition, info, slot);
-        const inImage = info.emptySlots === "image";
+    for (let slot = 1; slot < pendingEmpty[0]!.slots; slot++) {
+      for (const member of pendingEmpty) {
+        const empty = emptySlotDefinition(partitions[member.specIndex]!.definition, member, slot);
+        const inImage = member.emptySlots === "image";
         if (inImage) definitions.push(empty);
-        device.push({ specIndex, definition: empty, labelTemplate: EMPTY_SLOT_LABEL, slot, slotted: slotted.find((item) => item.specIndex === specIndex), inImage, runtime: undefined });
+        device.push({ specIndex: member.specIndex, definition: empty, labelTemplate: EMPTY_SLOT_LABEL, slot, slotted: member, inImage, runtime: undefined });
       }
     }
     pendingEmpty.length = 0;
@@ -149,7 +148,7 @@ export function planSlots(partitions: readonly SpecPartition[], image: ImageIden
     const info = slottedBySpec.get(specIndex);
     const group = groups.get(specIndex);
     // A group's empty slots go right after its last member: data, hash, signature of slot B, then slot C …
-    if (pendingEmpty.length > 0 && (!group || group.leader !== groups.get(pendingEmpty[0]!.specIndex)!.leader)) flushEmptySlots();
+    if (pendingEmpty.length > 0 && group?.leader !== groups.get(pendingEmpty[0]!.specIndex)!.leader) flushEmptySlots();
     const inImage = partition.update?.inImage ?? true;
     let definition = partition.definition;
     if (info) {
@@ -163,9 +162,11 @@ export function planSlots(partitions: readonly SpecPartition[], image: ImageIden
       definitions.push(definition);
     } else imageIndexOf[specIndex] = undefined;
     const full = info ? { ...info, imageIndex: imageIndexOf[specIndex]! } : undefined;
-    if (full) slotted.push(full);
     device.push({ specIndex, definition, labelTemplate: partition.labelTemplate, slot: 0, slotted: full, inImage, runtime: partition.update?.runtime });
-    if (info) pendingEmpty.push({ specIndex, info });
+    if (full) {
+      slotted.push(full);
+      pendingEmpty.push(full);
+    }
   });
   flushEmptySlots();
   return { definitions, imageIndexOf, slotted, device };
@@ -235,7 +236,7 @@ function slottedPartition(partitions: readonly SpecPartition[], specIndex: numbe
   };
 }
 
-function emptySlotDefinition(base: PartitionDefinition, info: Omit<SlottedPartition, "imageIndex">, slot: number): PartitionDefinition {
+function emptySlotDefinition(base: PartitionDefinition, info: SlottedPartition, slot: number): PartitionDefinition {
   return {
     source: `${base.source} (slot ${String.fromCharCode(65 + slot)}, ${EMPTY_SLOT_LABEL})`,
     type: base.type,
