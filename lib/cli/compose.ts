@@ -61,6 +61,7 @@ Examples:
       if (flags.output === undefined && flags.artifacts === undefined) fail(ErrorCode.Usage, "compose: no output", "give -o IMAGE, --artifacts DIR, or both");
       if (flags.artifacts !== undefined && !spec.update) fail(ErrorCode.Usage, `--artifacts: ${specPath} declares no update slots`, 'add "slots" to the versioned partitions and an "update" section');
       if (flags.artifacts !== undefined) await checkArtifactDirectory(resolve(flags.artifacts));
+      const workers = parseWorkers(flags.workers, "--workers");
       const scratch = flags.output === undefined ? await mkdtemp(join(resolve(flags.artifacts!, ".."), ".gptimg-artifacts-")) : undefined;
       try {
         const imagePath = flags.output === undefined ? join(scratch!, "image.raw") : resolve(flags.output);
@@ -80,7 +81,7 @@ Examples:
           deferredTypes: new Set(),
           split: parseBoolean(flags.split, "--split", false),
           sourceDateEpoch: sourceDateEpoch(process.env, spec.sourceDateEpoch),
-          concurrency: parseWorkers(flags.workers, "--workers"),
+          concurrency: workers,
           signingKey: loadSigningKey(flags.privateKey ?? spec.signing?.privateKey, flags.certificate ?? spec.signing?.certificate, flags.privateKey ? "--private-key" : `${specPath}: signing.privateKey`, flags.certificate ? "--certificate" : `${specPath}: signing.certificate`),
           fitContent: true,
           ...(spec.boot ? { boot: { ...spec.boot, ...(ukiCopyPath !== undefined ? { ukiCopyPath } : {}) } } : {}),
@@ -101,8 +102,8 @@ Examples:
               imageId: spec.imageId!,
               imageVersion: spec.imageVersion!,
               architecture: spec.architecture,
-              uki: ukiCopyPath !== undefined && spec.update!.uki ? { path: ukiCopyPath, transfer: spec.update!.uki, instancesMax: spec.update!.settings?.instancesMax ?? 2 } : undefined,
-              concurrency: parseWorkers(flags.workers, "--workers"),
+              uki: ukiCopyPath !== undefined && spec.update!.uki ? { path: ukiCopyPath, transfer: spec.update!.uki } : undefined,
+              concurrency: workers,
             });
           } finally {
             if (ukiCopyPath !== undefined) await rm(ukiCopyPath, { force: true });

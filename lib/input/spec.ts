@@ -127,7 +127,7 @@ export function interpretSpec(json: Json, path: string, overrides: SpecOverrides
     if (specBoot && slots.imageIndexOf[specBoot.espIndex] === undefined) fail(ErrorCode.Spec, `${at("boot.esp")}: the ESP must be in the image`, 'drop "inImage": false from it');
     boot = specBoot ? { ...specBoot, espIndex: slots.imageIndexOf[specBoot.espIndex]! } : undefined;
     if (boot && updateSettings && boot.ukiName.version !== imageVersion) fail(ErrorCode.Spec, `${at("boot.uki.version")}: "${boot.ukiName.version}" differs from imageVersion "${imageVersion}"`, "sysupdate names the UKI by the image version: drop boot.uki.version");
-    const uki = boot && updateSettings ? { id: boot.ukiName.id, triesLeft: boot.ukiName.triesLeft } : undefined;
+    const uki = boot && updateSettings ? { id: boot.ukiName.id, triesLeft: boot.ukiName.triesLeft, instancesMax: updateSettings.instancesMax } : undefined;
     const onDevice = updateSettings ? [...(updateSettings.repartDefinitions ? repartDefinitionFiles(slots) : []), ...(updateSettings.transfers ? sysupdateTransferFiles(slots, updateSettings, uki) : [])] : [];
     definitions = withOnDeviceFiles(slots.definitions, onDevice, updateSettings?.definitionsIn, at("update.definitionsIn"));
     update = { settings: updateSettings, slots: { ...slots, definitions }, onDevice, uki };

@@ -16,6 +16,8 @@ export const SLOT_PARTITION_KEYS = ["slots", "slotSize", "emptySlots", "inImage"
 const SOURCE_TYPES = ["url-file", "url-tar", "regular-file", "directory", "tar"] as const;
 const COMPRESSIONS: readonly ArtifactCompression[] = ["zstd", "gzip", "none"];
 export const MAX_SLOTS = 16;
+/** UKIs kept in the ESP: sysupdate's InstancesMax= default. */
+const DEFAULT_UKI_INSTANCES = 2;
 /** zstd for gptimg update (fast, parallel), gzip for systemd-sysupdate < 258 (systemd-import 257 cannot unpack zstd). */
 export const DEFAULT_ARTIFACT_COMPRESSION: readonly ArtifactCompression[] = ["zstd", "gzip"];
 
@@ -115,7 +117,7 @@ export function interpretUpdateSettings(json: Json | undefined, where: string): 
   return {
     source: { type: sourceType as UpdateSettings["source"]["type"], path: sourcePath },
     definitionsIn: definitionsIn as UpdateSettings["definitionsIn"],
-    instancesMax: integer(json["instancesMax"], `${where}.instancesMax`, 1, MAX_SLOTS),
+    instancesMax: integer(json["instancesMax"], `${where}.instancesMax`, 1, MAX_SLOTS) ?? DEFAULT_UKI_INSTANCES,
     artifactCompression: [...new Set(compressions as ArtifactCompression[])],
     verify: boolean(json["verify"], `${where}.verify`) ?? false,
     transfers: boolean(json["transfers"], `${where}.transfers`) ?? true,

@@ -86,7 +86,7 @@ export interface ArtifactRequest {
   readonly imageVersion: string;
   readonly architecture: string;
   /** The UKI as composed into the ESP, if the spec has a boot section. */
-  readonly uki: { readonly path: string; readonly transfer: UkiTransfer; readonly instancesMax: number } | undefined;
+  readonly uki: { readonly path: string; readonly transfer: UkiTransfer } | undefined;
   readonly concurrency: number;
 }
 
@@ -131,7 +131,7 @@ export async function writeArtifacts(request: ArtifactRequest): Promise<Artifact
     if (request.uki) {
       const name = artifactName(ukiArtifactPattern(request.uki.transfer), request.imageVersion, "");
       const written = (await compressRange(request.uki.path, 0, (await stat(request.uki.path)).size, [{ path: join(temporary, name), compression: "none" }], 1)).files[0]!;
-      uki = { name, sizeBytes: written.sizeBytes, sha256: written.sha256, id: request.uki.transfer.id, triesLeft: request.uki.transfer.triesLeft, instancesMax: request.uki.instancesMax, targetPatterns: ukiTargetPatterns(request.uki.transfer) };
+      uki = { name, sizeBytes: written.sizeBytes, sha256: written.sha256, id: request.uki.transfer.id, triesLeft: request.uki.transfer.triesLeft, instancesMax: request.uki.transfer.instancesMax, targetPatterns: ukiTargetPatterns(request.uki.transfer) };
     }
     const manifest: ArtifactManifest = { format: MANIFEST_FORMAT, imageId: request.imageId, imageVersion: request.imageVersion, architecture: request.architecture, partitions, uki };
     const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
