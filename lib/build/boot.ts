@@ -17,6 +17,7 @@ import { signPe, signPeSource } from "../formats/pe/authenticode.js";
 import { espTree, ukiFileName } from "../formats/pe/esp.js";
 import { planUki, ukiSource } from "../formats/pe/uki.js";
 import { FileSink } from "../io/sink.js";
+import { OffsetSink } from "../io/stream.js";
 import { FileSliceSource, sourceChunks, type ByteSource } from "../io/source.js";
 import type { PartitionDefinition } from "../plan/definition.js";
 import { fatVolumeId } from "../plan/ids.js";
@@ -93,25 +94,22 @@ async function initrdSource(initrd: BootInitrd, index: number, request: BootRequ
     : await treeFromTar(path, { scratchDirectory: context.scratchDirectory, sourceDateEpoch: context.sourceDateEpoch });
   const spool = join(context.scratchDirectory, `initrd-${index}.cpio`);
   const sink = await FileSink.create(spool, 0);
-  const position = { value: 0 };
+  // The spool grows to whatever the archive needs.
+  const target = new OffsetSink(sink, 0, Number.POSITIVE_INFINITY, spool);
   try {
-    await writeCpio(tree, { get position() { return position.value; }, write: async (bytes) => { await sink.writeAt(position.value, bytes); position.value += bytes.length; } }, { compression: initrd.compression ?? "zstd" });
-    await sink.truncate(position.value);
+    await writeCpio(tree, target, { compression: initrd.compression ?? "zstd" });
+    await sink.truncate(target.position);
   } finally {
     await sink.close();
   }
-  return new FileSliceSource(spool, 0, position.value, `${where} (cpio)`);
+  return new FileSliceSource(spool, 0, target.position, `${where} (cpio)`);
 }
 
 async function copySource(source: ByteSource, path: string): Promise<void> {
-  const sink = await FileSink.create(path, 0);
+  const sink = await FileSink.create(path, source.size);
   try {
-    let position = 0;
-    for await (const chunk of sourceChunks(source, 1024 * 1024)) {
-      await sink.writeAt(position, chunk);
-      position += chunk.length;
-    }
-    await sink.truncate(position);
+    const target = new OffsetSink(sink, 0, source.size, path);
+    for await (const chunk of sourceChunks(source, 1024 * 1024)) await target.write(chunk);
   } finally {
     await sink.close();
   }

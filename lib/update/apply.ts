@@ -22,6 +22,7 @@ import { describePartitionType } from "../formats/gpt/types.js";
 import { ukiFileName } from "../formats/pe/esp.js";
 import { decompressToSpool } from "../io/decompress.js";
 import { FileSink, withScratchDirectory } from "../io/sink.js";
+import { OffsetSink, writeZeros } from "../io/stream.js";
 import { FileSliceSource, sourceChunks } from "../io/source.js";
 import { TreeBuilder } from "../tree/builder.js";
 import { walkTree, type FileNode } from "../tree/tree.js";
@@ -185,8 +186,7 @@ async function rebuildEsp(imagePath: string, gpt: DecodedGpt, artifacts: Verifie
   const path = join(scratch, "esp.fat");
   const sink = await FileSink.create(path, sizeBytes);
   try {
-    let position = 0;
-    await writeFat(plan, { get position() { return position; }, write: async (bytes) => { await sink.writeAt(position, bytes); position += bytes.length; } });
+    await writeFat(plan, new OffsetSink(sink, 0, sizeBytes, path));
   } finally {
     await sink.close();
   }
@@ -195,15 +195,7 @@ async function rebuildEsp(imagePath: string, gpt: DecodedGpt, artifacts: Verifie
 
 /** Writes `sizeBytes` of `path` at `offsetBytes`, then zeros up to `slotBytes` (old data must not show through). */
 async function copyInto(sink: FileSink, path: string, sizeBytes: number, offsetBytes: number, slotBytes: number): Promise<void> {
-  let position = 0;
-  for await (const chunk of sourceChunks(new FileSliceSource(path, 0, sizeBytes), 1024 * 1024)) {
-    await sink.writeAt(offsetBytes + position, chunk);
-    position += chunk.length;
-  }
-  const zeros = new Uint8Array(1024 * 1024);
-  while (position < slotBytes) {
-    const length = Math.min(zeros.length, slotBytes - position);
-    await sink.writeAt(offsetBytes + position, zeros.subarray(0, length));
-    position += length;
-  }
+  const target = new OffsetSink(sink, offsetBytes, slotBytes, path);
+  for await (const chunk of sourceChunks(new FileSliceSource(path, 0, sizeBytes), 1024 * 1024)) await target.write(chunk);
+  await writeZeros(target, slotBytes - target.position);
 }
