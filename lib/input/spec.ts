@@ -15,7 +15,8 @@ import type { BootRequest } from "../build/boot.js";
 import { parseFlags } from "./repartd.js";
 import { expandLabelSpecifiers, labelFitsGpt } from "./specifiers.js";
 import { interpretPartitionUpdateKeys, interpretUpdateSettings } from "./update-keys.js";
-import { planSlots, type SlotPlan, type UpdateSettings } from "../update/slots.js";
+import { checkKeys, isObject, suggest, type Json } from "./json.js";
+import { EMPTY_SLOT_LABEL, planSlots, type SlotPlan, type UpdateSettings } from "../update/slots.js";
 import { repartDefinitionFiles, sysupdateTransferFiles, type GeneratedFile, type UkiTransfer } from "../update/on-device.js";
 
 export interface ImageSpec {
@@ -60,8 +61,6 @@ export const PARTITION_KEYS = {
   entries: "entries", overrides: "overrides", allRootOwned: "boolean", xattrs: "boolean",
   slots: "integer", slotSize: "size", emptySlots: "emptySlots", inImage: "boolean", runtime: "runtime",
 } as const;
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export interface SpecOverrides {
   readonly seed?: string;
@@ -142,7 +141,7 @@ export function interpretSpec(json: Json, path: string, overrides: SpecOverrides
  */
 function withOnDeviceFiles(definitions: readonly PartitionDefinition[], files: readonly GeneratedFile[], definitionsIn: "usr" | "root" | "none" | undefined, where: string): PartitionDefinition[] {
   if (files.length === 0 || definitionsIn === "none") return [...definitions];
-  const carries = (designator: "usr" | "root") => definitions.findIndex((definition) => definition.type.designator === designator && definition.label !== "_empty");
+  const carries = (designator: "usr" | "root") => definitions.findIndex((definition) => definition.type.designator === designator && definition.label !== EMPTY_SLOT_LABEL);
   const designator = definitionsIn ?? (carries("usr") >= 0 ? "usr" : "root");
   const index = carries(designator);
   if (index < 0) return fail(ErrorCode.Spec, `${where}: no ${designator} partition to carry /usr/lib/repart.d and /usr/lib/sysupdate.d`, 'add one, or set update.definitionsIn to "none" (and update.transfers/repartDefinitions to false)');
@@ -440,47 +439,9 @@ function withoutKey(json: { [key: string]: Json }, key: string): { [key: string]
   return Object.fromEntries(Object.entries(json).filter(([name]) => name !== key));
 }
 
-function isObject(value: Json): value is { [key: string]: Json } {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function optionalString(json: { [key: string]: Json }, key: string, at: (key: string) => string): string | undefined {
   const value = json[key];
   if (value === undefined) return undefined;
   if (typeof value !== "string") fail(ErrorCode.Spec, `${at(key)}: must be a string`, `got ${JSON.stringify(value)}`);
   return value;
-}
-
-function checkKeys(json: { [key: string]: Json }, known: readonly string[], at: (key: string) => string): void {
-  for (const key of Object.keys(json)) {
-    if (!known.includes(key)) fail(ErrorCode.Spec, `${at(key)}: unknown key${suggest(key, known)}`, `allowed keys: ${known.filter((name) => !name.startsWith("$")).join(", ")}`);
-  }
-}
-
-/** ' (did you mean "sizeMinBytes"?)' when a known name is within a small edit distance. */
-export function suggest(input: string, candidates: readonly string[]): string {
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const candidate of candidates) {
-    const distance = editDistance(input.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(input.length / 3)) ? ` (did you mean "${best}"?)` : "";
-}
-
-function editDistance(left: string, right: string): number {
-  const row = Array.from({ length: right.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= left.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= right.length; j++) {
-      const saved = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (left[i - 1] === right[j - 1] ? 0 : 1));
-      diagonal = saved;
-    }
-  }
-  return row[right.length]!;
 }

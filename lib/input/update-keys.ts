@@ -7,7 +7,8 @@ import { ErrorCode, fail } from "../core/errors.js";
 import { parseSizeOrUndefined } from "../core/size.js";
 import type { ArtifactCompression, PartitionUpdateKeys, RuntimeKeys, UpdateSettings } from "../update/slots.js";
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+import { checkKeys, isObject, type Json } from "./json.js";
+
 type JsonObject = { [key: string]: Json };
 
 export const UPDATE_KEYS = ["source", "definitionsIn", "instancesMax", "artifactCompression", "verify", "transfers", "repartDefinitions", "transferSuffix"] as const;
@@ -20,16 +21,6 @@ export const MAX_SLOTS = 16;
 const DEFAULT_UKI_INSTANCES = 2;
 /** zstd for gptimg update (fast, parallel), gzip for systemd-sysupdate < 258 (systemd-import 257 cannot unpack zstd). */
 export const DEFAULT_ARTIFACT_COMPRESSION: readonly ArtifactCompression[] = ["zstd", "gzip"];
-
-function isObject(value: Json | undefined): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function checkKeys(json: JsonObject, known: readonly string[], where: string): void {
-  for (const key of Object.keys(json)) {
-    if (!known.includes(key)) fail(ErrorCode.Spec, `${where}.${key}: unknown key`, `allowed keys: ${known.join(", ")}`);
-  }
-}
 
 function size(value: Json | undefined, where: string): number | undefined {
   if (value === undefined) return undefined;
@@ -70,7 +61,7 @@ export function interpretPartitionUpdateKeys(json: JsonObject, where: string): P
   if (runtimeJson !== undefined) {
     const at = `${where}.runtime`;
     if (!isObject(runtimeJson)) fail(ErrorCode.Spec, `${at}: must be an object`, '{"sizeMinBytes": "1G", "factoryReset": true}');
-    checkKeys(runtimeJson, RUNTIME_KEYS, at);
+    checkKeys(runtimeJson, RUNTIME_KEYS, (key) => `${at}.${key}`);
     const makeDirectories = runtimeJson["makeDirectories"];
     if (makeDirectories !== undefined && (!Array.isArray(makeDirectories) || makeDirectories.some((item) => typeof item !== "string"))) fail(ErrorCode.Spec, `${at}.makeDirectories: must be an array of strings`, 'e.g. ["/var/lib"]');
     runtime = {
@@ -99,10 +90,10 @@ export function interpretPartitionUpdateKeys(json: JsonObject, where: string): P
 export function interpretUpdateSettings(json: Json | undefined, where: string): UpdateSettings | undefined {
   if (json === undefined) return undefined;
   if (!isObject(json)) fail(ErrorCode.Spec, `${where}: must be an object`, '{"source": {"type": "url-file", "path": "https://…"}}');
-  checkKeys(json, UPDATE_KEYS, where);
+  checkKeys(json, UPDATE_KEYS, (key) => `${where}.${key}`);
   const source = json["source"];
   if (!isObject(source)) fail(ErrorCode.Spec, `${where}.source: missing`, 'where devices fetch updates: {"type": "url-file", "path": "https://updates.example.com/myos"} (sysupdate [Source])');
-  checkKeys(source, ["type", "path"], `${where}.source`);
+  checkKeys(source, ["type", "path"], (key) => `${where}.source.${key}`);
   const sourceType = source["type"] ?? "url-file";
   if (!(SOURCE_TYPES as readonly Json[]).includes(sourceType)) fail(ErrorCode.Spec, `${where}.source.type: ${JSON.stringify(sourceType)}`, `use one of ${SOURCE_TYPES.join(", ")}`);
   const sourcePath = text(source["path"], `${where}.source.path`);
