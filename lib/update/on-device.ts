@@ -101,7 +101,7 @@ function repartFile(partition: DevicePartition): string {
 }
 
 export function repartDefinitionFiles(plan: SlotPlan): GeneratedFile[] {
-  const width = String(plan.device.length - 1).length < 2 ? 2 : String(plan.device.length - 1).length;
+  const width = Math.max(2, String(plan.device.length - 1).length);
   return plan.device.map((partition, index) => ({
     path: `lib/repart.d/${String(index).padStart(width, "0")}-${slug(partition)}.conf`,
     content: repartFile(partition),
