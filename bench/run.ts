@@ -76,13 +76,13 @@ const CASES: Readonly<Record<string, BenchCase>> = {
   },
   verity: {
     run: benchVerity,
-    rows: (result, rss) => [{
-      name: "verity (1 GiB vs veritysetup format)",
-      oursSeconds: num(result["oursSeconds"]), theirsSeconds: num(result["veritysetupSeconds"]), timeRatio: num(result["ratio"]), timeTarget: 0.5,
-      cpuRatio: ratio(result["oursCpuSeconds"], result["veritysetupCpuSeconds"]),
-      oursGBps: num(result["oursGBps"]), peakRssMiB: rss,
-      note: `${result["identicalHashImage"] ? "hash image identical" : "HASH IMAGE DIFFERS"}; RSS: whole bench process`,
-    }],
+    rows: (result, rss) => (result["modes"] as Json[]).map((entry) => ({
+      name: `verity ${String(entry["mode"])} (1 GiB vs veritysetup format)`,
+      oursSeconds: num(entry["oursSeconds"]), theirsSeconds: num(result["veritysetupSeconds"]), timeRatio: num(entry["ratio"]), timeTarget: 0.5,
+      cpuRatio: ratio(entry["oursCpuSeconds"], result["veritysetupCpuSeconds"]),
+      oursGBps: num(entry["oursGBps"]), peakRssMiB: rss,
+      note: `${entry["identicalHashImage"] ? "hash image identical" : "HASH IMAGE DIFFERS"}; RSS: whole bench process`,
+    })),
   },
   gpt: {
     run: benchGpt,

@@ -51,7 +51,7 @@ export { writeCpio, concatenateInitrds } from "./formats/cpio/write.js";
 export { encodeSwapHeader } from "./formats/swap/encode.js";
 
 // dm-verity and signatures
-export { VerityHasher } from "./formats/verity/build.js";
+export { hashVerityFile, VerityHasher } from "./formats/verity/build.js";
 export { planVerity, repartVerityHashSizeBytes } from "./formats/verity/plan.js";
 export { verityPartitionUuids, repartVerityParameters } from "./formats/verity/ids.js";
 export { verifyVerity } from "./formats/verity/verify.js";

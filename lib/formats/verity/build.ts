@@ -16,6 +16,10 @@
  * until the hash image is written; the data itself only in the ring (unit size × (8 ×
  * workers + 2), 5 MiB with one worker).
  *
+ * Data that already sits in a file (a partition being verified, an image to protect, as
+ * `veritysetup format` takes it) goes through hashVerityFile instead: every thread reads its
+ * own share, nothing is copied between threads.
+ *
  * A trailing partial data block is not covered, exactly as veritysetup does (formats.md
  * §3.2, VERIFIED); image partitions are block-aligned, so this only matters for odd inputs.
  */
@@ -24,7 +28,9 @@ import { isGuid } from "../../core/guid.js";
 import { WorkerPool, workerScriptPath } from "../../core/pool.js";
 import type { SequentialSink } from "../../io/stream.js";
 import { writeZeros } from "../../io/stream.js";
-import { hashBlocks, leafHeadroomBytes } from "./hash-blocks.js";
+import { hashFileLeaves } from "./file-leaves.js";
+import { hashBlocks, leafHeadroomBytes, type LeafHashing } from "./hash-blocks.js";
+import type { HashWorkerJob } from "./hash-worker.js";
 import { LeafRing } from "./leaf-ring.js";
 import { MAX_SALT_BYTES } from "./layout.js";
 import { checkVerityParameters, digestLayout, planVerity, type VerityAlgorithm, type VerityPlan } from "./plan.js";
@@ -88,17 +94,12 @@ export class VerityHasher implements SequentialSink {
   private result: VerityResult | undefined;
 
   constructor(readonly parameters: VerityHasherParameters, options: VerityHasherOptions) {
-    checkVerityParameters(parameters);
-    if (parameters.hashType !== 1) fail(ErrorCode.Verity, `verity.hashType: ${String(parameters.hashType)} is not supported`, "use hash type 1");
-    if (parameters.salt.length > MAX_SALT_BYTES) fail(ErrorCode.Verity, `verity.salt: ${parameters.salt.length} bytes, at most ${MAX_SALT_BYTES} allowed`, "use a 32-byte salt");
-    if (!isGuid(parameters.uuid)) fail(ErrorCode.Verity, `verity.uuid: "${parameters.uuid}" is not a UUID`, "use the dashed 8-4-4-4-12 form");
-    const { dataBlockSize, algorithm, salt } = parameters;
-    this.slotBytes = digestLayout(parameters.hashBlockSize, algorithm).digestSlotBytes;
-    this.unitBlocks = Math.max(1, Math.ceil((options.batchBytes ?? DEFAULT_BATCH_BYTES) / dataBlockSize));
+    const hashing = leafHashingOf(parameters);
+    this.slotBytes = hashing.slotBytes;
+    this.zeroDigest = hashing.zeroDigest;
+    this.unitBlocks = Math.max(1, Math.ceil((options.batchBytes ?? DEFAULT_BATCH_BYTES) / parameters.dataBlockSize));
     this.workers = Math.max(0, options.concurrency - 1);
     this.reserveUnits = this.workers * RESERVE_UNITS_PER_WORKER;
-    this.zeroDigest = hashBlocks(algorithm, salt, new Uint8Array(dataBlockSize), dataBlockSize, this.slotBytes);
-    const hashing = { algorithm, salt, headroomBytes: leafHeadroomBytes(salt), blockSize: dataBlockSize, slotBytes: this.slotBytes, zeroDigest: this.zeroDigest };
     // Room for every worker's reserve, the unit being filled and as many again in progress.
     this.ring = LeafRing.create(hashing, 2 * (this.reserveUnits + 1), this.unitBlocks);
   }
@@ -135,11 +136,7 @@ export class VerityHasher implements SequentialSink {
       const tailBlocks = Math.floor(this.unitFill / this.parameters.dataBlockSize);
       if (tailBlocks > 0) await this.publishUnit(tailBlocks);
       while (this.collected < this.published) await this.collectOldest();
-      const leaf = this.leafDigests(plan);
-      const levels = this.buildLevels(plan, leaf);
-      const rootHash = (levels.length === 0 ? leaf : this.digestOf(levels[levels.length - 1]!)).slice(0, plan.digestSizeBytes);
-      const superblock = encodeSuperblock({ ...this.parameters, dataBlocks: plan.dataBlocks });
-      this.result = { rootHash, dataBlocks: plan.dataBlocks, plan, hashImage: new VerityHashImage(plan, superblock, levels) };
+      this.result = completeTree(this.parameters, plan, this.leafDigests(plan));
       return this.result;
     } finally {
       await this.close();
@@ -188,7 +185,7 @@ export class VerityHasher implements SequentialSink {
   private startWorkers(): void {
     const pool = new WorkerPool<string>(workerScriptPath(import.meta.url, "./hash-worker.js"), this.workers);
     this.pool = pool;
-    this.workersStopped = Promise.all(Array.from({ length: this.workers }, () => pool.submit(this.ring.shared)));
+    this.workersStopped = Promise.all(Array.from({ length: this.workers }, () => pool.submit({ ring: this.ring.shared } satisfies HashWorkerJob)));
     // A worker failure is reported where the main thread waits on a unit; until then it must
     // not count as an unhandled rejection (which would end the process).
     this.workersStopped.catch(() => undefined);
@@ -209,7 +206,7 @@ export class VerityHasher implements SequentialSink {
 
   /** Level 0 as one buffer: the digest runs back to back, padded to whole hash blocks. */
   private leafDigests(plan: VerityPlan): Uint8Array {
-    const leaf = new Uint8Array(Math.max(1, plan.levels[0]?.blockCount ?? 0) * plan.hashBlockSize);
+    const leaf = new Uint8Array(leafLevelBytes(plan));
     let offset = 0;
     for (const run of this.leafRuns) {
       leaf.set(run!, offset);
@@ -218,26 +215,58 @@ export class VerityHasher implements SequentialSink {
     this.leafRuns.length = 0;
     return leaf;
   }
+}
 
-  /** Level 0, then each level i+1 from the blocks of level i (§3.2); none for a single data block. */
-  private buildLevels(plan: VerityPlan, leaf: Uint8Array): Uint8Array[] {
-    const levels: Uint8Array[] = [];
-    if (plan.levels.length === 0) return levels;
-    const { hashBlockSize } = plan;
-    levels.push(leaf);
-    for (let level = 1; level < plan.levels.length; level++) {
-      const digests = hashBlocks(plan.algorithm, this.parameters.salt, levels[level - 1]!, hashBlockSize, this.slotBytes);
-      const blocks = new Uint8Array(plan.levels[level]!.blockCount * hashBlockSize);
-      blocks.set(digests, 0);
-      levels.push(blocks);
-    }
-    return levels;
-  }
+/**
+ * The tree of data already in a file (`start` bytes into `path`, `size` bytes), as
+ * `veritysetup format` builds it: every thread reads its own share (file-leaves.ts), so
+ * nothing is copied between threads. Same result as a VerityHasher fed the same bytes.
+ */
+export async function hashVerityFile(
+  file: { readonly path: string; readonly start: number; readonly size: number; readonly description: string },
+  parameters: VerityHasherParameters,
+  options: { readonly concurrency: number; readonly runBytes?: number },
+): Promise<VerityResult> {
+  const hashing = leafHashingOf(parameters);
+  const plan = planVerity(file.size, parameters);
+  const leaf = await hashFileLeaves({ path: file.path, description: file.description, startBytes: file.start }, plan.dataBlocks, hashing, leafLevelBytes(plan), options);
+  return completeTree(parameters, plan, leaf);
+}
 
-  private digestOf(topLevel: Uint8Array): Uint8Array {
-    const { algorithm, salt } = this.parameters;
-    return hashBlocks(algorithm, salt, topLevel, topLevel.length, this.slotBytes);
+/** Checks the parameters and derives how level 0 is hashed (digest slot, digest of a zero block). */
+function leafHashingOf(parameters: VerityHasherParameters): LeafHashing {
+  checkVerityParameters(parameters);
+  if (parameters.hashType !== 1) fail(ErrorCode.Verity, `verity.hashType: ${String(parameters.hashType)} is not supported`, "use hash type 1");
+  if (parameters.salt.length > MAX_SALT_BYTES) fail(ErrorCode.Verity, `verity.salt: ${parameters.salt.length} bytes, at most ${MAX_SALT_BYTES} allowed`, "use a 32-byte salt");
+  if (!isGuid(parameters.uuid)) fail(ErrorCode.Verity, `verity.uuid: "${parameters.uuid}" is not a UUID`, "use the dashed 8-4-4-4-12 form");
+  const { dataBlockSize, algorithm, salt } = parameters;
+  const slotBytes = digestLayout(parameters.hashBlockSize, algorithm).digestSlotBytes;
+  const zeroDigest = hashBlocks(algorithm, salt, new Uint8Array(dataBlockSize), dataBlockSize, slotBytes);
+  return { algorithm, salt, headroomBytes: leafHeadroomBytes(salt), blockSize: dataBlockSize, slotBytes, zeroDigest };
+}
+
+/** Level 0 padded to whole hash blocks (one block even for a single data block). */
+function leafLevelBytes(plan: VerityPlan): number {
+  return Math.max(1, plan.levels[0]?.blockCount ?? 0) * plan.hashBlockSize;
+}
+
+/** From level 0 to the root hash, superblock and hash image (§3.2). */
+function completeTree(parameters: VerityHasherParameters, plan: VerityPlan, leaf: Uint8Array): VerityResult {
+  const { algorithm, salt } = parameters;
+  const slotBytes = digestLayout(plan.hashBlockSize, algorithm).digestSlotBytes;
+  // Level 0, then each level i+1 from the blocks of level i; none for a single data block.
+  const levels: Uint8Array[] = [];
+  if (plan.levels.length > 0) levels.push(leaf);
+  for (let level = 1; level < plan.levels.length; level++) {
+    const digests = hashBlocks(algorithm, salt, levels[level - 1]!, plan.hashBlockSize, slotBytes);
+    const blocks = new Uint8Array(plan.levels[level]!.blockCount * plan.hashBlockSize);
+    blocks.set(digests, 0);
+    levels.push(blocks);
   }
+  const top = levels.length === 0 ? leaf : hashBlocks(algorithm, salt, levels[levels.length - 1]!, plan.hashBlockSize, slotBytes);
+  const rootHash = top.slice(0, plan.digestSizeBytes);
+  const superblock = encodeSuperblock({ ...parameters, dataBlocks: plan.dataBlocks });
+  return { rootHash, dataBlocks: plan.dataBlocks, plan, hashImage: new VerityHashImage(plan, superblock, levels) };
 }
 
 /** The hash device contents: superblock block, then the levels top first (formats.md §3.2). */

@@ -6,8 +6,8 @@
  */
 import { toHex } from "../../core/bytes.js";
 import { isGptimgError } from "../../core/errors.js";
-import type { ByteSource } from "../../io/source.js";
-import { VerityHasher } from "./build.js";
+import { FileSliceSource, type ByteSource } from "../../io/source.js";
+import { hashVerityFile, VerityHasher, type VerityHasherParameters, type VerityResult } from "./build.js";
 import { hashBlocks } from "./hash-blocks.js";
 import { planVerity, SUPERBLOCK_SIZE_BYTES, type VerityPlan } from "./plan.js";
 import { decodeSuperblock, type VeritySuperblock } from "./superblock.js";
@@ -68,16 +68,10 @@ export async function verifyVerity(data: ByteSource, hash: ByteSource, rootHash:
 
   const stored = plan.levels.map((level) => hash.read(level.offsetBytes, level.blockCount * plan.hashBlockSize));
   const storedLevels = await Promise.all(stored);
-  const hasher = new VerityHasher({ ...superblock, algorithm: plan.algorithm, hashType: 1 }, options);
-  try {
-    for (let offset = 0; offset < coveredBytes; offset += READ_CHUNK_BYTES) {
-      await hasher.write(await data.read(offset, Math.min(READ_CHUNK_BYTES, coveredBytes - offset)));
-    }
-  } catch (error) {
-    await hasher.close();
-    throw error;
-  }
-  const computed = await hasher.finish();
+  const parameters = { ...superblock, algorithm: plan.algorithm, hashType: 1 } as const;
+  const computed = data instanceof FileSliceSource
+    ? await hashVerityFile({ path: data.path, start: data.start, size: coveredBytes, description: data.description }, parameters, options)
+    : await hashSource(data, coveredBytes, parameters, options);
 
   if (plan.levels.length === 0) {
     // One data block: the root hash is its digest and the hash device holds only the superblock.
@@ -133,4 +127,18 @@ function equalBytes(left: Uint8Array, right: Uint8Array): boolean {
   if (left.length !== right.length) return false;
   for (let index = 0; index < left.length; index++) if (left[index] !== right[index]) return false;
   return true;
+}
+
+/** Sources that are not a file slice (in-memory images, tests) stream through a VerityHasher. */
+async function hashSource(data: ByteSource, coveredBytes: number, parameters: VerityHasherParameters, options: { concurrency: number }): Promise<VerityResult> {
+  const hasher = new VerityHasher(parameters, options);
+  try {
+    for (let offset = 0; offset < coveredBytes; offset += READ_CHUNK_BYTES) {
+      await hasher.write(await data.read(offset, Math.min(READ_CHUNK_BYTES, coveredBytes - offset)));
+    }
+  } catch (error) {
+    await hasher.close();
+    throw error;
+  }
+  return hasher.finish();
 }

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { planVerity } from "../../../lib/formats/verity/plan.js";
 import { oraclesAvailable } from "../../support/oracles.js";
-import { buildTree, parameters, sampleData, scratchDirectory, veritysetupFormat, veritysetupVerify } from "./support.js";
+import { buildTree, buildTreeFromFile, parameters, sampleData, scratchDirectory, veritysetupFormat, veritysetupVerify } from "./support.js";
 
 const haveOracles = oraclesAvailable("veritysetup");
 const scratch = scratchDirectory("gptimg-verity-build-");
@@ -38,6 +38,9 @@ describe.skipIf(!haveOracles)("VerityHasher vs veritysetup format", () => {
     expect(Buffer.compare(ours.image, theirs.image!)).toBe(0);
     const oursPath = scratch.file(`${stem}.ours`, ours.image);
     expect(veritysetupVerify(dataPath, oursPath, ours.rootHash)).toBe(true);
+    const fromFile = await buildTreeFromFile(dataPath, 0, size, parameters(dataBlockSize, hashBlockSize, algorithm ? { algorithm } : {}), { runBytes: 3 * dataBlockSize });
+    expect(fromFile.rootHash).toBe(theirs.rootHash);
+    expect(Buffer.compare(fromFile.image, theirs.image!)).toBe(0);
   });
 
   // The hasher gives all-zero blocks a precomputed digest and writes each block's salt over
@@ -62,6 +65,10 @@ describe.skipIf(!haveOracles)("VerityHasher vs veritysetup format", () => {
       expect(ours.rootHash).toBe(theirs.rootHash);
       expect(Buffer.compare(ours.image, theirs.image!)).toBe(0);
     }
+    for (const concurrency of [1, 3]) {
+      const fromFile = await buildTreeFromFile(dataPath, 0, data.length, parameters(blockSize, blockSize, { salt }), { concurrency, runBytes: 3 * blockSize });
+      expect(Buffer.compare(fromFile.image, theirs.image!)).toBe(0);
+    }
   });
 
   it("refuses data smaller than one block, as veritysetup does", async () => {
@@ -69,6 +76,14 @@ describe.skipIf(!haveOracles)("VerityHasher vs veritysetup format", () => {
       const dataPath = scratch.file(`tiny-${size}.data`, new Uint8Array(size));
       expect(veritysetupFormat(dataPath, scratch.file(`tiny-${size}.theirs`), 4096, 4096).error).toBeDefined();
       await expect(buildTree(new Uint8Array(size), parameters())).rejects.toThrow(/smaller than one 4096-byte data block/);
+      await expect(buildTreeFromFile(dataPath, 0, size, parameters())).rejects.toThrow(/smaller than one 4096-byte data block/);
+    }
+  });
+
+  it("reports a file that is shorter than the range to hash, on whichever thread reads the end", async () => {
+    const dataPath = scratch.file("short.data", sampleData(64 * 4096, 5));
+    for (const concurrency of [1, 2]) {
+      await expect(buildTreeFromFile(dataPath, 4096, 80 * 4096, parameters(), { concurrency, runBytes: 4 * 4096 })).rejects.toThrow(/short\.data: ends at byte 262144, the verity tree covers 331776/);
     }
   });
 });

@@ -2,15 +2,18 @@
  * Property (oracle veritysetup): for random data sizes and block sizes our tree verifies with
  * `veritysetup verify` and has `veritysetup format`'s root hash; flipping one byte of the
  * covered data or of the tree makes veritysetup verify and our verifyVerity both fail.
+ * hashVerityFile, reading the same data from inside a larger file in runs of a few blocks
+ * on two threads, gives the same hash image; verifyVerity on a file slice (its path) finds
+ * the flipped data block too.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { BytesSource } from "../../../lib/io/source.js";
+import { BytesSource, FileSliceSource } from "../../../lib/io/source.js";
 import { fromHex } from "../../../lib/core/bytes.js";
 import { planVerity } from "../../../lib/formats/verity/plan.js";
 import { verifyVerity } from "../../../lib/formats/verity/verify.js";
 import { oraclesAvailable } from "../../support/oracles.js";
-import { buildTree, parameters, sampleData, scratchDirectory, veritysetupFormat, veritysetupVerify } from "./support.js";
+import { buildTree, buildTreeFromFile, parameters, sampleData, scratchDirectory, veritysetupFormat, veritysetupVerify } from "./support.js";
 
 const RUNS = Number(process.env.GPTIMG_FC_RUNS ?? 25);
 const haveOracles = oraclesAvailable("veritysetup");
@@ -27,7 +30,8 @@ describe.skipIf(!haveOracles)("verity property vs veritysetup", () => {
       fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 700 })),
       fc.integer({ min: 0, max: 4095 }),
       fc.boolean(), fc.boolean(), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 255 }),
-      async (dataBlockSize, hashBlockSize, dataBlocks, extraBytes, zeroHeavy, flipTree, flipWhere, flipMask) => {
+      fc.integer({ min: 0, max: 3 * 4096 }), fc.integer({ min: 1, max: 40 }),
+      async (dataBlockSize, hashBlockSize, dataBlocks, extraBytes, zeroHeavy, flipTree, flipWhere, flipMask, leadBytes, runBlocks) => {
         const size = dataBlocks * dataBlockSize + (extraBytes % dataBlockSize);
         const data = sampleData(size, size * 31 + round, zeroHeavy);
         const tag = `r${round++}`;
@@ -39,6 +43,13 @@ describe.skipIf(!haveOracles)("verity property vs veritysetup", () => {
         expect(veritysetupVerify(dataPath, hashPath, ours.rootHash)).toBe(true);
         const clean = await verifyVerity(new BytesSource(data), new BytesSource(ours.image), fromHex(ours.rootHash), { concurrency: 1 });
         expect(clean.findings).toEqual([]);
+
+        const framed = new Uint8Array(leadBytes + size + 777).fill(0xa5);
+        framed.set(data, leadBytes);
+        const framedPath = scratch.file(`${tag}.framed`, framed);
+        const fromFile = await buildTreeFromFile(framedPath, leadBytes, size, parameters(dataBlockSize, hashBlockSize), { runBytes: runBlocks * dataBlockSize });
+        expect(fromFile.rootHash).toBe(ours.rootHash);
+        expect(Buffer.compare(fromFile.image, ours.image)).toBe(0);
 
         // Flip inside the covered data, or inside the levels (the superblock block's padding
         // is not hashed; with one data block there are no levels, so flip data then).
@@ -58,6 +69,9 @@ describe.skipIf(!haveOracles)("verity property vs veritysetup", () => {
         const broken = await verifyVerity(new BytesSource(flippedData), new BytesSource(flippedImage), fromHex(ours.rootHash), { concurrency: 1 });
         expect(broken.ok).toBe(false);
         if (!inTree) expect(broken.findings.map((finding) => finding.kind)).toEqual(["data-block"]);
+        const brokenFile = await verifyVerity(new FileSliceSource(badDataPath, 0, size), new BytesSource(flippedImage), fromHex(ours.rootHash), { concurrency: 2 });
+        const where = (findings: typeof broken.findings): unknown[] => findings.map(({ kind, level, block, count }) => ({ kind, level, block, count }));
+        expect(where(brokenFile.findings)).toEqual(where(broken.findings));
       },
     ), { numRuns: RUNS });
   });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toHex } from "../../../lib/core/bytes.js";
-import { VerityHasher, type VerityHasherParameters } from "../../../lib/formats/verity/build.js";
+import { hashVerityFile, VerityHasher, type VerityHasherParameters } from "../../../lib/formats/verity/build.js";
 import { MemorySink } from "../../../lib/io/stream.js";
 import { run } from "../../support/oracles.js";
 
@@ -30,6 +30,14 @@ export async function buildTree(data: Uint8Array, verityParameters: VerityHasher
 }
 
 /** Deterministic pseudo-random data (xorshift), with optional zero runs like filesystem images. */
+/** hashVerityFile over `size` bytes at `start` in the file at `path`, with its hash image. */
+export async function buildTreeFromFile(path: string, start: number, size: number, verityParameters: VerityHasherParameters, options: { concurrency?: number; runBytes?: number } = {}): Promise<{ rootHash: string; image: Uint8Array }> {
+  const result = await hashVerityFile({ path, start, size, description: path }, verityParameters, { concurrency: options.concurrency ?? 2, ...(options.runBytes ? { runBytes: options.runBytes } : {}) });
+  const sink = new MemorySink();
+  await result.hashImage.write(sink);
+  return { rootHash: toHex(result.rootHash), image: sink.bytes() };
+}
+
 export function sampleData(size: number, seed: number, zeroHeavy = false): Uint8Array {
   const out = new Uint8Array(size);
   let state = (seed | 0) || 1;
