@@ -34,6 +34,8 @@ export interface FileLeavesJob extends LeafHashing {
 /** Default data bytes per run of work (rounded down to whole blocks, at least one). */
 export const DEFAULT_RUN_BYTES = 512 * 1024;
 const NEXT_RUN = 0;
+/** Runs the main thread hashes between two turns of its event loop: ~8 MiB, a few ms. */
+const MAIN_THREAD_SLICE_RUNS = 16;
 
 /**
  * The level-0 digests of `blockCount` data blocks starting `startBytes` into the file at
@@ -56,7 +58,14 @@ export async function hashFileLeaves(
     // A worker's failure surfaces below, once the main thread has done its share.
     for (const share of shares) share.catch(() => undefined);
     try {
-      hashFileRuns(job);
+      const hasher = new FileRunHasher(job);
+      try {
+        // The main thread's share goes in slices, so its event loop (timers, signals, the
+        // workers' replies) keeps running; the workers loop without a break.
+        while (hasher.hashRuns(MAIN_THREAD_SLICE_RUNS)) await new Promise((resolve) => setImmediate(resolve));
+      } finally {
+        hasher.close();
+      }
     } catch (error) {
       Atomics.store(new Int32Array(job.control), NEXT_RUN, runs);
       throw error;
@@ -69,33 +78,47 @@ export async function hashFileLeaves(
   return new Uint8Array(job.digests).slice();
 }
 
-/** One thread's loop: claim the next run, read it, hash it, until every run is claimed. */
-export function hashFileRuns(job: FileLeavesJob): void {
-  const control = new Int32Array(job.control);
-  const digests = new Uint8Array(job.digests);
-  const { blockSize, slotBytes, headroomBytes, runBlocks, blockCount } = job;
-  const buffer = new Uint8Array(headroomBytes + runBlocks * blockSize);
-  let descriptor: number;
-  try {
-    descriptor = openSync(job.path, "r");
-  } catch (error) {
-    return fail(ErrorCode.Io, `${job.description}: cannot open for reading (${(error as NodeJS.ErrnoException).code ?? error})`, "check that the file exists and is readable");
+/**
+ * One thread's reader: its own descriptor and buffer. hashRuns() claims the next run, reads
+ * it and hashes it, until every run is claimed or `runLimit` runs are done.
+ */
+export class FileRunHasher {
+  private readonly control: Int32Array;
+  private readonly digests: Uint8Array;
+  private readonly buffer: Uint8Array;
+  private readonly descriptor: number;
+
+  constructor(private readonly job: FileLeavesJob) {
+    this.control = new Int32Array(job.control);
+    this.digests = new Uint8Array(job.digests);
+    this.buffer = new Uint8Array(job.headroomBytes + job.runBlocks * job.blockSize);
+    try {
+      this.descriptor = openSync(job.path, "r");
+    } catch (error) {
+      fail(ErrorCode.Io, `${job.description}: cannot open for reading (${(error as NodeJS.ErrnoException).code ?? error})`, "check that the file exists and is readable");
+    }
   }
-  try {
-    for (;;) {
-      const run = Atomics.add(control, NEXT_RUN, 1);
-      const first = run * runBlocks;
-      if (first >= blockCount) return;
+
+  /** Returns true when it stopped at `runLimit` (work may be left), false once no run is left. */
+  hashRuns(runLimit = Infinity): boolean {
+    const { job, buffer } = this;
+    const { blockSize, slotBytes, headroomBytes, runBlocks, blockCount } = job;
+    for (let runs = 0; runs < runLimit; runs++) {
+      const first = Atomics.add(this.control, NEXT_RUN, 1) * runBlocks;
+      if (first >= blockCount) return false;
       const count = Math.min(runBlocks, blockCount - first);
       const position = job.startBytes + first * blockSize;
-      for (let done = 0; done < count * blockSize; ) {
-        const bytesRead = readSync(descriptor, buffer, headroomBytes + done, count * blockSize - done, position + done);
-        if (bytesRead === 0) fail(ErrorCode.Input, `${job.description}: ends at byte ${position + done}, the verity tree covers ${job.startBytes + blockCount * blockSize}`, "do not modify the file while gptimg reads it");
-        done += bytesRead;
+      for (let filled = 0; filled < count * blockSize; ) {
+        const bytesRead = readSync(this.descriptor, buffer, headroomBytes + filled, count * blockSize - filled, position + filled);
+        if (bytesRead === 0) fail(ErrorCode.Input, `${job.description}: ends at byte ${position + filled}, the verity tree covers ${job.startBytes + blockCount * blockSize}`, "do not modify the file while gptimg reads it");
+        filled += bytesRead;
       }
-      hashLeafBatch({ ...job, count, bytes: buffer.subarray(0, headroomBytes + count * blockSize) }, digests.subarray(first * slotBytes, (first + count) * slotBytes));
+      hashLeafBatch({ ...job, count, bytes: buffer.subarray(0, headroomBytes + count * blockSize) }, this.digests.subarray(first * slotBytes, (first + count) * slotBytes));
     }
-  } finally {
-    closeSync(descriptor);
+    return true;
+  }
+
+  close(): void {
+    closeSync(this.descriptor);
   }
 }

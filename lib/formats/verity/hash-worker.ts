@@ -5,7 +5,7 @@
  * the reply only says it has stopped.
  */
 import { parentPort } from "node:worker_threads";
-import { hashFileRuns, type FileLeavesJob } from "./file-leaves.js";
+import { FileRunHasher, type FileLeavesJob } from "./file-leaves.js";
 import { LeafRing, type LeafRingShared } from "./leaf-ring.js";
 
 export type HashWorkerJob = { readonly ring: LeafRingShared } | { readonly file: FileLeavesJob };
@@ -13,7 +13,15 @@ export type HashWorkerJob = { readonly ring: LeafRingShared } | { readonly file:
 const port = parentPort;
 if (port === null) throw new Error("internal: hash-worker.js must run in a worker thread");
 port.on("message", (job: HashWorkerJob) => {
-  if ("ring" in job) new LeafRing(job.ring).serve();
-  else hashFileRuns(job.file);
+  if ("ring" in job) {
+    new LeafRing(job.ring).serve();
+  } else {
+    const hasher = new FileRunHasher(job.file);
+    try {
+      hasher.hashRuns();
+    } finally {
+      hasher.close();
+    }
+  }
   port.postMessage("stopped");
 });
