@@ -45,6 +45,7 @@ export { writeFat } from "./formats/fat/write.js";
 export { readFatTree } from "./formats/fat/read.js";
 export { writeSquashfs, buildSquashfsFile, DEFAULT_BLOCK_BYTES, type SquashfsOptions, type SquashfsResult } from "./formats/squashfs/write.js";
 export { loadCodec, type Codec, type CodecId } from "./compress/codec.js";
+export { compressErofsFiles, type ErofsCompressedData, type ErofsCompressionOptions } from "./formats/erofs/compress.js";
 export { planErofs, type ErofsOptions } from "./formats/erofs/plan.js";
 export { writeErofs } from "./formats/erofs/write.js";
 export { writeCpio, concatenateInitrds } from "./formats/cpio/write.js";

@@ -1,16 +1,17 @@
 /**
- * Every example in examples/ composes and passes `gptimg verify` and sgdisk -v; the x86-64 A/B
- * appliance also boots under OVMF to its stand-in init (issue 8).
+ * Every example in examples/ composes and passes `gptimg verify` and sgdisk -v; the host kernel
+ * mounts ab-persistent's zstd-compressed erofs root; the x86-64 A/B appliance also boots
+ * under OVMF to its stand-in init (issue 8).
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { bootImage, bootOraclesAvailable, explainBoot } from "./boot/harness.js";
 import { bootParts, BOOT_PARTS_DIR } from "./boot/parts.js";
 import { gptimg } from "./support/cli.js";
-import { sgdiskProblems } from "./support/image.js";
-import { oraclesAvailable, runOk } from "./support/oracles.js";
+import { sfdiskJson, sgdiskProblems } from "./support/image.js";
+import { oraclesAvailable, run, runOk } from "./support/oracles.js";
 
 const EXAMPLES = new URL("../examples/", import.meta.url).pathname;
 const CERTIFICATE = join(EXAMPLES, "keys/verity-example.crt.pem");
@@ -37,6 +38,24 @@ describe.skipIf(!oraclesAvailable("sgdisk"))("examples", () => {
     expect(verified.status, verified.stdout + verified.stderr).toBe(0);
     expect(verified.stdout).toContain("no problems found");
     expect(sgdiskProblems(image)).toEqual([]);
+  });
+
+  it.skipIf(!oraclesAvailable("root", "sfdisk"))("ab-persistent: the host kernel mounts the zstd erofs root of slot A and it holds the source tree", () => {
+    const image = composeExample("ab-persistent");
+    const table = sfdiskJson(image);
+    const root = table.partitions.find((partition) => partition.name === "abroot_1")!;
+    const mountPoint = join(work, "ab-persistent-root");
+    mkdirSync(mountPoint, { recursive: true });
+    runOk("mount", ["-o", `loop,ro,offset=${root.start * 512},sizelimit=${root.size * 512}`, "-t", "erofs", image, mountPoint]);
+    try {
+      const source = join(EXAMPLES, "ab-persistent", "root");
+      // Every source file is there with its bytes; the generated repart.d/sysupdate.d come on top.
+      const differences = run("diff", ["-r", source, mountPoint]).stdout.split("\n").filter((line) => line !== "" && !line.startsWith(`Only in ${mountPoint}`));
+      expect(differences).toEqual([]);
+      expect(readdirSync(join(mountPoint, "usr/lib/repart.d")).length).toBeGreaterThan(0);
+    } finally {
+      runOk("umount", [mountPoint]);
+    }
   });
 
   it.skipIf(!bootReady)("ab-appliance boots version 1 from slot A", async () => {

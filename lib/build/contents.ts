@@ -2,17 +2,19 @@
  * Turns each definition into PartitionContent: CopyBlocks= files, and filesystems that
  * gptimg writes itself (vfat, squashfs, erofs) from a tree composed of CopyFiles=,
  * ExcludeFiles= and MakeDirectories=. Sizes are known before placement: squashfs is spooled
- * (its size exists only after compression), erofs and FAT are planned exactly.
+ * (its size exists only after compression), erofs (compressed first when asked) and FAT are
+ * planned exactly.
  */
 import { isAbsolute, join, resolve } from "node:path";
 import { ErrorCode, fail } from "../core/errors.js";
+import { loadCodec, resolveLevel } from "../compress/codec.js";
+import { compressErofsFiles, type ErofsAlgorithm, type ErofsCompressedData } from "../formats/erofs/compress.js";
 import { planErofs } from "../formats/erofs/plan.js";
 import { writeErofs } from "../formats/erofs/write.js";
 import { planFat } from "../formats/fat/plan.js";
 import { writeFat } from "../formats/fat/write.js";
-import { writeSquashfs } from "../formats/squashfs/write.js";
+import { writeSquashfs, type SquashfsCompression } from "../formats/squashfs/write.js";
 import { encodeSwapHeader } from "../formats/swap/encode.js";
-import type { CodecId } from "../compress/codec.js";
 import { FileSink } from "../io/sink.js";
 import { FileSliceSource } from "../io/source.js";
 import type { PartitionDefinition } from "../plan/definition.js";
@@ -64,7 +66,7 @@ export async function definitionContent(definition: PartitionDefinition, identit
     case "squashfs":
       return squashfsContent(definition, await partitionTree(definition, context), identity, context);
     case "erofs":
-      return erofsContent(definition, await partitionTree(definition, context), identity, context);
+      return await erofsContent(definition, await partitionTree(definition, context), identity, context);
     case "vfat":
       return fatContent(definition, await partitionTree(definition, context), identity, context);
     default:
@@ -82,7 +84,7 @@ export function partitionTree(definition: PartitionDefinition, context: ContentC
   );
 }
 
-const SQUASHFS_COMPRESSION: Readonly<Record<string, CodecId>> = { gzip: "gzip", zlib: "gzip", zstd: "zstd", none: "none" };
+const SQUASHFS_COMPRESSION: Readonly<Record<string, SquashfsCompression>> = { gzip: "gzip", zlib: "gzip", zstd: "zstd", none: "none" };
 
 function compressionLevel(definition: PartitionDefinition): number | undefined {
   if (definition.compressionLevel === undefined) return undefined;
@@ -109,9 +111,19 @@ async function squashfsContent(definition: PartitionDefinition, tree: DirNode, i
   return sourceContent(new FileSliceSource(spool, 0, sizeBytes, `${definition.source} (squashfs)`));
 }
 
-function erofsContent(definition: PartitionDefinition, tree: DirNode, identity: ContentIdentity, context: ContentContext): PartitionContent {
-  if (definition.compression !== undefined) fail(ErrorCode.Definitions, `${definition.source}: Compression=${definition.compression} is not supported for erofs yet`, "drop Compression= (gptimg writes uncompressed erofs)");
-  const plan = planErofs(tree, { uuid: identity.filesystemUuid, sourceDateEpoch: context.sourceDateEpoch });
+/** repart passes Compression= to mkfs.erofs -z; gptimg writes these two (libdeflate is the same stream). */
+const EROFS_COMPRESSION: Readonly<Record<string, ErofsAlgorithm | "none">> = { deflate: "deflate", libdeflate: "deflate", zstd: "zstd", none: "none" };
+
+async function erofsContent(definition: PartitionDefinition, tree: DirNode, identity: ContentIdentity, context: ContentContext): Promise<PartitionContent> {
+  const algorithm = EROFS_COMPRESSION[definition.compression ?? "none"];
+  if (!algorithm) fail(ErrorCode.Definitions, `${definition.source}: Compression=${definition.compression} is not supported for erofs`, "use zstd, deflate or none (gptimg does not write lz4 or lzma)");
+  // Compressing comes first, so that the plan (and the partition size) is still exact.
+  let compressed: ErofsCompressedData | undefined;
+  if (algorithm !== "none") {
+    const level = resolveLevel(await loadCodec(algorithm), compressionLevel(definition), `${definition.source}: CompressionLevel`);
+    compressed = await compressErofsFiles(tree, { algorithm, level }, { concurrency: context.concurrency, spoolPath: join(context.scratchDirectory, `erofs-${identity.filesystemUuid}.clusters`) });
+  }
+  const plan = planErofs(tree, { uuid: identity.filesystemUuid, sourceDateEpoch: context.sourceDateEpoch, compressed });
   return { minimumBytes: plan.sizeBytes, write: (sink) => writeErofs(plan, sink) };
 }
 

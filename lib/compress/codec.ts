@@ -4,10 +4,11 @@
  * storing (a block whose compressed form is not smaller is stored raw by every format).
  */
 import { ErrorCode, fail } from "../core/errors.js";
+import { deflateCodec } from "./deflate.js";
 import { gzipCodec } from "./gzip.js";
 import { loadZstdCodec } from "./zstd.js";
 
-export type CodecId = "gzip" | "zstd" | "none";
+export type CodecId = "gzip" | "deflate" | "zstd" | "none";
 
 export interface Codec {
   readonly id: CodecId;
@@ -31,16 +32,11 @@ export const noneCodec: Codec = {
   compress: (block) => block,
 };
 
-export const CODEC_IDS: readonly CodecId[] = ["gzip", "zstd", "none"];
-
-export function isCodecId(value: unknown): value is CodecId {
-  return typeof value === "string" && (CODEC_IDS as readonly string[]).includes(value);
-}
-
 /** Returns a ready codec; zstd needs its WebAssembly module instantiated first. */
 export async function loadCodec(id: CodecId): Promise<Codec> {
   switch (id) {
     case "gzip": return gzipCodec;
+    case "deflate": return deflateCodec;
     case "zstd": return loadZstdCodec();
     case "none": return noneCodec;
   }

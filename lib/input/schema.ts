@@ -21,6 +21,8 @@ const PARTITION_DESCRIPTIONS: Record<string, string> = {
   format: "vfat, squashfs, erofs or swap, written by gptimg itself; with inImage false any format systemd-repart makes at first boot (ext4, btrfs, xfs, …)",
   copyFiles: '"SRC[:DST]": a directory, tar archive (.tar, .tar.gz, .tar.xz, .tar.zst) or file; later wins',
   verity: "off, data, hash or signature (dm-verity, linked by verityMatchKey)",
+  compression: "squashfs: gzip (default), zstd or none; erofs: none (default), zstd or deflate",
+  compressionLevel: "squashfs gzip and erofs deflate 1..9 (default 9), zstd 1..22 (default 15)",
   minimize: 'off, best (or true) or guess; read-only and verity partitions fit their content by default',
   allRootOwned: "uid/gid 0 for every entry, e.g. for a directory read by an unprivileged user (gptimg extension)",
   xattrs: "read extended attributes of directory sources (default true; gptimg extension)",

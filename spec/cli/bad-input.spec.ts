@@ -89,6 +89,14 @@ describe("compose: bad specs", () => {
     expectOneLineError(result, "partitions[0]", "writable vfat", "squashfs or erofs");
     expectNoOutput(result.directory);
   });
+  it("an erofs compression gptimg does not write, and a level out of range", () => {
+    const lz4 = composeWith({ partitions: [{ type: "usr", format: "erofs", makeDirectories: ["x"], compression: "lz4" }] });
+    expectOneLineError(lz4, "Compression=lz4 is not supported for erofs", "use zstd, deflate or none");
+    expectNoOutput(lz4.directory);
+    const level = composeWith({ partitions: [{ type: "usr", format: "erofs", makeDirectories: ["x"], compression: "zstd", compressionLevel: 30 }] });
+    expectOneLineError(level, "partitions[0]: CompressionLevel: compression level 30 is outside 1..22 for zstd");
+    expectNoOutput(level.directory);
+  });
   it("a boot section whose kernel is missing", () => {
     const result = composeWith({ boot: { systemdBoot: "sd-boot.efi", uki: { stub: "stub.efi", kernel: "vmlinuz", osRelease: { text: "ID=x\n" } } }, partitions: [{ type: "esp", format: "vfat" }] });
     expectOneLineError(result, "boot.uki.stub", "cannot read");

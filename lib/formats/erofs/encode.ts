@@ -4,10 +4,15 @@
  */
 import { setU64LE, view } from "../../core/bytes.js";
 import { crc32cRaw } from "../../core/crc32.js";
+import { alignUp } from "../../core/int.js";
+import type { ErofsAlgorithm, Pcluster } from "./compress.js";
 import {
+  ADVISE_BIG_PCLUSTER_1,
   BLOCK_SIZE_BITS,
   BLOCK_SIZE_BYTES,
   COMPACT_INODE_BYTES,
+  COMPRESSION_ALGORITHM,
+  COMPRESSION_CONFIG_BYTES,
   COMPACT_INODE_FIELDS as COMPACT,
   DATALAYOUT_BIT,
   DIRENT_BYTES,
@@ -16,12 +21,27 @@ import {
   EXTENDED_INODE_BYTES,
   EXTENDED_INODE_FIELDS as EXTENDED,
   FEATURE_COMPAT_SB_CHKSUM,
+  FULL_INDEX_GAP_BYTES,
   INODE_VERSION_COMPACT,
   INODE_VERSION_EXTENDED,
+  LCLUSTER_INDEX_BYTES,
+  LCLUSTER_INDEX_FIELDS,
+  LCLUSTER_TYPE_HEAD1,
+  LCLUSTER_TYPE_NONHEAD,
+  LCLUSTER_TYPE_PLAIN,
+  LI_D0_CBLKCNT,
+  MAP_HEADER_ALIGN_BYTES,
+  MAP_HEADER_BYTES,
+  MAP_HEADER_FIELDS,
   SUPERBLOCK_BYTES,
   SUPERBLOCK_FIELDS as SB,
   SUPERBLOCK_OFFSET_BYTES,
 } from "./layout.js";
+
+/** struct z_erofs_deflate_cfgs.windowbits: zlib's 32 KiB window. */
+const DEFLATE_WINDOW_BITS = 15;
+/** ZSTD_WINDOWLOG_ABSOLUTEMIN: z_erofs_zstd_cfgs.windowlog counts from it. */
+const ZSTD_WINDOWLOG_BASE = 10;
 
 export interface SuperblockFields {
   readonly rootNid: number;
@@ -34,6 +54,10 @@ export interface SuperblockFields {
   readonly uuid: Uint8Array;
   /** At most 16 bytes; shorter labels are NUL padded. */
   readonly volumeName: Uint8Array;
+  /** FEATURE_INCOMPAT_* bits (0 for an uncompressed image). */
+  readonly featureIncompat: number;
+  /** Bit per COMPRESSION_ALGORITHM id whose configuration follows the superblock. */
+  readonly availableCompressionAlgorithms: number;
 }
 
 /** The 128-byte superblock with its checksum field zero (superblockChecksum() fills it). */
@@ -51,7 +75,61 @@ export function encodeSuperblock(fields: SuperblockFields): Uint8Array {
   data.setUint32(SB.xattr_blkaddr[0], fields.xattrBlockAddress, true);
   out.set(fields.uuid, SB.uuid[0]);
   out.set(fields.volumeName, SB.volume_name[0]);
+  data.setUint32(SB.feature_incompat[0], fields.featureIncompat, true);
+  data.setUint16(SB.available_compr_algs[0], fields.availableCompressionAlgorithms, true);
   return out;
+}
+
+/**
+ * The configuration record that follows the superblock (z_erofs_parse_cfgs reads it at
+ * 1024 + 128): __le16 size, then struct z_erofs_deflate_cfgs { u8 windowbits } or
+ * z_erofs_zstd_cfgs { u8 format; u8 windowlog }, windowlog counted from 2^10. Our zstd
+ * frames never need a window beyond one physical cluster's decompressed bytes.
+ */
+export function encodeCompressionConfig(algorithm: ErofsAlgorithm, pclusterBytes: number): Uint8Array {
+  const out = new Uint8Array(2 + COMPRESSION_CONFIG_BYTES);
+  view(out).setUint16(0, COMPRESSION_CONFIG_BYTES, true);
+  if (algorithm === "deflate") out[2] = DEFLATE_WINDOW_BITS;
+  else out[3] = Math.max(0, Math.ceil(Math.log2(pclusterBytes)) - ZSTD_WINDOWLOG_BASE);
+  return out;
+}
+
+/**
+ * The map header (at the inode's end rounded up to 8, `headerOffset`), the reserved 8 bytes
+ * and one full index per logical cluster. Physical clusters follow each other from
+ * `firstBlock`. A compressed cluster of n logical clusters is a HEAD1 index (its block
+ * address), then n − 1 NONHEAD indexes: distance back to the head and forward to the next
+ * head, the first of them carrying the cluster's block count (CBLKCNT). A plain cluster is
+ * one PLAIN index per logical cluster, each with its own block.
+ */
+export function encodeCompressedIndexInto(target: Uint8Array, headerOffset: number, algorithm: ErofsAlgorithm, firstBlock: number, pclusters: readonly Pcluster[]): void {
+  const data = view(target);
+  data.setUint16(headerOffset + MAP_HEADER_FIELDS.h_advise[0], ADVISE_BIG_PCLUSTER_1, true);
+  data.setUint8(headerOffset + MAP_HEADER_FIELDS.h_algorithmtype[0], COMPRESSION_ALGORITHM[algorithm]);
+  let index = headerOffset + MAP_HEADER_BYTES + FULL_INDEX_GAP_BYTES;
+  let block = firstBlock;
+  for (const pcluster of pclusters) {
+    for (let lcluster = 0; lcluster < pcluster.lclusters; lcluster++, index += LCLUSTER_INDEX_BYTES) {
+      if (pcluster.stream === undefined) {
+        data.setUint16(index + LCLUSTER_INDEX_FIELDS.di_advise[0], LCLUSTER_TYPE_PLAIN, true);
+        data.setUint32(index + LCLUSTER_INDEX_FIELDS.blkaddr[0], block + lcluster, true);
+      } else if (lcluster === 0) {
+        data.setUint16(index + LCLUSTER_INDEX_FIELDS.di_advise[0], LCLUSTER_TYPE_HEAD1, true);
+        data.setUint32(index + LCLUSTER_INDEX_FIELDS.blkaddr[0], block, true);
+      } else {
+        data.setUint16(index + LCLUSTER_INDEX_FIELDS.di_advise[0], LCLUSTER_TYPE_NONHEAD, true);
+        data.setUint16(index + LCLUSTER_INDEX_FIELDS.delta0[0], lcluster === 1 ? LI_D0_CBLKCNT | pcluster.blocks : lcluster, true);
+        data.setUint16(index + LCLUSTER_INDEX_FIELDS.delta1[0], pcluster.lclusters - lcluster, true);
+      }
+    }
+    block += pcluster.blocks;
+  }
+}
+
+/** Bytes from the inode's end to the end of its indexes: padding to 8, map header, gap, indexes. */
+export function compressedIndexBytes(inodeEndOffset: number, lclusters: number): number {
+  const headerOffset = alignUp(inodeEndOffset, MAP_HEADER_ALIGN_BYTES);
+  return headerOffset - inodeEndOffset + MAP_HEADER_BYTES + FULL_INDEX_GAP_BYTES + lclusters * LCLUSTER_INDEX_BYTES;
 }
 
 /**

@@ -18,6 +18,13 @@ export const BLOCK_SIZE_BYTES = 1 << BLOCK_SIZE_BITS;
 export const INODE_SLOT_BYTES = 32;
 
 export const FEATURE_COMPAT_SB_CHKSUM = 0x1;
+/** Compressed data sits at the end of its physical cluster, zeros before it ("0padding"). */
+export const FEATURE_INCOMPAT_ZERO_PADDING = 0x1;
+/**
+ * The same bit means COMPR_CFGS (per-algorithm configurations follow the superblock,
+ * available_compr_algs says which) and BIG_PCLUSTER (physical clusters of several blocks).
+ */
+export const FEATURE_INCOMPAT_COMPR_CFGS = 0x2;
 
 /** struct erofs_super_block: 128 bytes (BUILD_BUG_ON in erofs_fs.h). */
 export const SUPERBLOCK_FIELDS = {
@@ -54,6 +61,8 @@ export const INODE_VERSION_EXTENDED = 1;
 export const DATALAYOUT_BIT = 1;
 /** Data stored in whole blocks from raw_blkaddr; a partial last block is zero padded. */
 export const DATALAYOUT_FLAT_PLAIN = 0;
+/** Compressed, with one 8-byte index per logical cluster after the map header. */
+export const DATALAYOUT_COMPRESSED_FULL = 1;
 /** Whole blocks from raw_blkaddr, the tail (i_size % block size) right after the inode's xattrs. */
 export const DATALAYOUT_FLAT_INLINE = 2;
 /** raw_blkaddr of an inode without data blocks (EROFS_NULL_ADDR = -1, as mkfs.erofs writes it). */
@@ -142,3 +151,43 @@ export const FILE_TYPE = {
   socket: 6,
   symlink: 7,
 } as const;
+
+/**
+ * Compression (erofs_fs.h): a file is cut into logical clusters of one block; each physical
+ * cluster holds the compressed form of one or more whole logical clusters. Algorithm ids as in
+ * available_compr_algs and h_algorithmtype.
+ */
+export const COMPRESSION_ALGORITHM = { deflate: 2, zstd: 3 } as const;
+
+/** The configuration record after the superblock: __le16 size, then struct z_erofs_{deflate,zstd}_cfgs (6 bytes each). */
+export const COMPRESSION_CONFIG_BYTES = 6;
+
+/** struct z_erofs_map_header: 8 bytes at the inode end rounded up to 8, then 8 reserved bytes, then the indexes. */
+export const MAP_HEADER_FIELDS = {
+  h_reserved1: [0, 2],
+  h_idata_size: [2, 2],
+  h_advise: [4, 2],
+  h_algorithmtype: [6, 1],
+  h_clusterbits: [7, 1],
+} as const satisfies FieldTable;
+export const MAP_HEADER_BYTES = 8;
+export const MAP_HEADER_ALIGN_BYTES = 8;
+/** Between the map header and the first full index (Z_EROFS_FULL_INDEX_START). */
+export const FULL_INDEX_GAP_BYTES = 8;
+/** Z_EROFS_ADVISE_BIG_PCLUSTER_1: HEAD1 physical clusters may span several blocks. */
+export const ADVISE_BIG_PCLUSTER_1 = 0x2;
+
+/** struct z_erofs_lcluster_index: 8 bytes per logical cluster. */
+export const LCLUSTER_INDEX_FIELDS = {
+  di_advise: [0, 2],
+  di_clusterofs: [2, 2],
+  blkaddr: [4, 4],
+  delta0: [4, 2],
+  delta1: [6, 2],
+} as const satisfies FieldTable;
+export const LCLUSTER_INDEX_BYTES = 8;
+export const LCLUSTER_TYPE_PLAIN = 0;
+export const LCLUSTER_TYPE_HEAD1 = 1;
+export const LCLUSTER_TYPE_NONHEAD = 2;
+/** On the first NONHEAD of a physical cluster, delta[0] holds this flag and the cluster's block count. */
+export const LI_D0_CBLKCNT = 1 << 11;

@@ -10,6 +10,9 @@
  *   xattr area  shared xattr entries (xattr_blkaddr), when any value is used by ≥ 2 inodes
  * Data comes first so the writer reads every file once, front to back, keeping the small
  * inline tails (< 4 KiB each, bounded in total) for the meta area that follows.
+ * Compressed files (options.compressed, from compressErofsFiles) take their physical clusters'
+ * blocks in the data area instead, and their meta record carries the map header and one
+ * index per logical cluster instead of an inline tail.
  */
 import { utf8 } from "../../core/bytes.js";
 import { ErrorCode, fail } from "../../core/errors.js";
@@ -18,10 +21,12 @@ import { alignUp } from "../../core/int.js";
 import type { DirNode, TreeNode } from "../../tree/tree.js";
 import { countLinks, fullMode } from "../../tree/tree.js";
 import { layoutDirectory, type DirectoryLayout } from "./dir.js";
-import { inodeCoreBytes } from "./encode.js";
+import type { CompressedFile, ErofsCompressedData } from "./compress.js";
+import { compressedIndexBytes, inodeCoreBytes } from "./encode.js";
 import { planInodes, type InodeRecord } from "./inodes.js";
 import {
   BLOCK_SIZE_BYTES,
+  DATALAYOUT_COMPRESSED_FULL,
   DATALAYOUT_FLAT_INLINE,
   DATALAYOUT_FLAT_PLAIN,
   FILE_TYPE,
@@ -37,6 +42,8 @@ export interface ErofsOptions {
   readonly label?: string;
   /** Superblock build time; compact inodes inherit it as their mtime. Default 0. */
   readonly sourceDateEpoch?: number;
+  /** compressErofsFiles' result for this tree: those files are stored compressed. */
+  readonly compressed?: ErofsCompressedData;
 }
 
 export interface PlannedInode {
@@ -63,6 +70,10 @@ export interface PlannedInode {
   readonly dataBlockAddress: number;
   readonly dataBlocks: number;
   readonly directory: DirectoryLayout | undefined;
+  /** Compressed files: their physical clusters, from dataBlockAddress on. */
+  readonly compressed: CompressedFile | undefined;
+  /** Bytes at offsetBytes: inode core, xattr body, then the inline tail or the compression indexes. */
+  readonly recordBytes: number;
 }
 
 export interface ErofsPlan {
@@ -80,6 +91,7 @@ export interface ErofsPlan {
   readonly metaEndBytes: number;
   readonly xattrBlockAddress: number;
   readonly sharedXattrs: readonly EncodedXattr[];
+  readonly compression: ErofsCompressedData | undefined;
 }
 
 /** Block 0 holds only the superblock; data starts right after it. */
@@ -105,12 +117,12 @@ export function planErofs(tree: DirNode, options: ErofsOptions): ErofsPlan {
   const links = countLinks(tree);
   const shared = chooseSharedXattrs(records);
 
-  const drafts = records.map((record, index) => draftInode(record, index, links, shared, buildTimeSeconds));
+  const drafts = records.map((record, index) => draftInode(record, index, links, shared, buildTimeSeconds, options.compressed?.files.get(record.node)));
 
   let nextBlock = DATA_START_BLOCK;
   const data = drafts.map((draft) => {
     const hasData = draft.record.node.kind === "file" || draft.record.node.kind === "dir" || draft.record.node.kind === "symlink";
-    const dataBlocks = !hasData ? 0 : draft.tailBytes > 0 ? Math.floor(draft.sizeBytes / BLOCK_SIZE_BYTES) : Math.ceil(draft.sizeBytes / BLOCK_SIZE_BYTES);
+    const dataBlocks = !hasData ? 0 : draft.compressed ? draft.compressed.blocks : draft.tailBytes > 0 ? Math.floor(draft.sizeBytes / BLOCK_SIZE_BYTES) : Math.ceil(draft.sizeBytes / BLOCK_SIZE_BYTES);
     const dataBlockAddress = dataBlocks > 0 ? nextBlock : NULL_BLOCK_ADDRESS;
     nextBlock += dataBlocks;
     return { hasData, dataBlocks, dataBlockAddress };
@@ -135,11 +147,12 @@ export function planErofs(tree: DirNode, options: ErofsOptions): ErofsPlan {
       nid: placed.offsets[index]! / INODE_SLOT_BYTES,
       offsetBytes: metaBlockAddress * BLOCK_SIZE_BYTES + placed.offsets[index]!,
       extended: draft.extended,
-      dataLayout: draft.tailBytes > 0 ? DATALAYOUT_FLAT_INLINE : DATALAYOUT_FLAT_PLAIN,
+      dataLayout: draft.compressed ? DATALAYOUT_COMPRESSED_FULL : draft.tailBytes > 0 ? DATALAYOUT_FLAT_INLINE : DATALAYOUT_FLAT_PLAIN,
       mode: fullMode(node),
       nlink: draft.nlink,
       sizeBytes: draft.sizeBytes,
-      union: hasData ? dataBlockAddress : draft.deviceNumber,
+      // i_u: compressed_blocks for compressed files (their indexes hold the addresses).
+      union: draft.compressed ? draft.compressed.blocks : hasData ? dataBlockAddress : draft.deviceNumber,
       sharedXattrIds: draft.sharedXattrIds,
       inlineXattrs: draft.inlineXattrs,
       xattrBodyBytes: draft.xattrBodyBytes,
@@ -147,6 +160,8 @@ export function planErofs(tree: DirNode, options: ErofsOptions): ErofsPlan {
       dataBlockAddress,
       dataBlocks,
       directory: draft.directory,
+      compressed: draft.compressed,
+      recordBytes: draft.metaBytes + draft.tailBytes,
     };
   });
 
@@ -162,6 +177,7 @@ export function planErofs(tree: DirNode, options: ErofsOptions): ErofsPlan {
     metaEndBytes,
     xattrBlockAddress,
     sharedXattrs: shared.list,
+    compression: options.compressed,
   };
 }
 
@@ -207,14 +223,15 @@ interface InodeDraft {
   readonly sharedXattrIds: number[];
   readonly inlineXattrs: EncodedXattr[];
   readonly xattrBodyBytes: number;
-  /** Inode core + xattr body. */
+  /** Inode core + xattr body (+ the compression indexes of a compressed file). */
   readonly metaBytes: number;
   /** Tail stored inline (FLAT_INLINE): size % block size when it fits one block with the inode, else 0. */
   readonly tailBytes: number;
   readonly directory: DirectoryLayout | undefined;
+  readonly compressed: CompressedFile | undefined;
 }
 
-function draftInode(record: InodeRecord, index: number, links: Map<TreeNode, number>, shared: SharedXattrs, buildTimeSeconds: number): InodeDraft {
+function draftInode(record: InodeRecord, index: number, links: Map<TreeNode, number>, shared: SharedXattrs, buildTimeSeconds: number, compressed: CompressedFile | undefined): InodeDraft {
   const node = record.node;
   const where = record.path || "/";
   const sharedXattrIds: number[] = [];
@@ -242,10 +259,11 @@ function draftInode(record: InodeRecord, index: number, links: Map<TreeNode, num
 
   const meta = node.meta;
   const extended = meta.uid > 0xffff || meta.gid > 0xffff || sizeBytes >= 2 ** 32 || nlink > 0xffff || meta.mtime !== buildTimeSeconds;
-  const metaBytes = inodeCoreBytes(extended) + bodyBytes;
+  const inodeBytes = inodeCoreBytes(extended) + bodyBytes;
+  const metaBytes = compressed ? inodeBytes + compressedIndexBytes(inodeBytes, Math.ceil(sizeBytes / BLOCK_SIZE_BYTES)) : inodeBytes;
   const tail = sizeBytes % BLOCK_SIZE_BYTES;
   const hasData = node.kind === "file" || node.kind === "dir" || node.kind === "symlink";
-  const tailBytes = hasData && tail > 0 && metaBytes + tail <= BLOCK_SIZE_BYTES ? tail : 0;
+  const tailBytes = hasData && !compressed && tail > 0 && metaBytes + tail <= BLOCK_SIZE_BYTES ? tail : 0;
   return {
     record,
     extended,
@@ -258,6 +276,7 @@ function draftInode(record: InodeRecord, index: number, links: Map<TreeNode, num
     metaBytes,
     tailBytes,
     directory,
+    compressed,
   };
 }
 

@@ -6,12 +6,13 @@
  * kept for the meta pass up to tailStashBytes; past that they are read again. Memory: the
  * tail stash, one window and two output chunks.
  */
-import { alignDown } from "../../core/int.js";
+import { alignDown, alignUp } from "../../core/int.js";
 import type { ByteSource } from "../../io/source.js";
 import type { SequentialSink } from "../../io/stream.js";
-import { encodeDirBlock, encodeInodeInto, encodeSuperblock, inodeCoreBytes, sealBlockZero, type DirentFields } from "./encode.js";
+import type { CompressedFile, ErofsCompressedData } from "./compress.js";
+import { encodeCompressedIndexInto, encodeCompressionConfig, encodeDirBlock, encodeInodeInto, encodeSuperblock, inodeCoreBytes, sealBlockZero, type DirentFields } from "./encode.js";
 import type { DirectoryItem } from "./dir.js";
-import { BLOCK_SIZE_BYTES, SUPERBLOCK_OFFSET_BYTES } from "./layout.js";
+import { BLOCK_SIZE_BYTES, COMPRESSION_ALGORITHM, FEATURE_INCOMPAT_COMPR_CFGS, FEATURE_INCOMPAT_ZERO_PADDING, MAP_HEADER_ALIGN_BYTES, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET_BYTES } from "./layout.js";
 import { ChunkedOutput, MetadataWindow } from "./output.js";
 import type { ErofsPlan, PlannedInode } from "./plan.js";
 import { encodeXattrBodyInto, encodeXattrEntryInto, xattrInodeCount } from "./xattrs.js";
@@ -41,9 +42,8 @@ export async function writeErofs(plan: ErofsPlan, sink: SequentialSink, options:
   // Records of at most a block (all but those with huge xattrs) are encoded in one scratch block.
   const scratch = new Uint8Array(BLOCK_SIZE_BYTES);
   for (const inode of byOffset) {
-    const recordBytes = inodeCoreBytes(inode.extended) + inode.xattrBodyBytes + inode.tailBytes;
-    const record = recordBytes <= scratch.length ? scratch.subarray(0, recordBytes) : new Uint8Array(recordBytes);
-    encodeInodeRecordInto(record, inode, inode.tailBytes > 0 ? (tails.get(inode) ?? (await readTail(plan, inode))) : undefined);
+    const record = inode.recordBytes <= scratch.length ? scratch.subarray(0, inode.recordBytes) : new Uint8Array(inode.recordBytes);
+    encodeInodeRecordInto(record, inode, inode.tailBytes > 0 ? (tails.get(inode) ?? (await readTail(plan, inode))) : undefined, plan.compression);
     await meta.put(inode.offsetBytes, record);
   }
   let sharedOffset = plan.xattrBlockAddress * BLOCK_SIZE_BYTES;
@@ -72,7 +72,10 @@ function encodeBlockZero(plan: ErofsPlan): Uint8Array {
     xattrBlockAddress: plan.xattrBlockAddress,
     uuid: plan.uuid,
     volumeName: plan.volumeName,
+    featureIncompat: plan.compression ? FEATURE_INCOMPAT_ZERO_PADDING | FEATURE_INCOMPAT_COMPR_CFGS : 0,
+    availableCompressionAlgorithms: plan.compression ? 1 << COMPRESSION_ALGORITHM[plan.compression.algorithm] : 0,
   }), SUPERBLOCK_OFFSET_BYTES);
+  if (plan.compression) blockZero.set(encodeCompressionConfig(plan.compression.algorithm, plan.compression.pclusterBytes), SUPERBLOCK_OFFSET_BYTES + SUPERBLOCK_BYTES);
   sealBlockZero(blockZero);
   return blockZero;
 }
@@ -90,7 +93,9 @@ async function writeDataArea(plan: ErofsPlan, output: ChunkedOutput, chunkBytes:
     if (inode.dataBlocks > 0 && output.position !== inode.dataBlockAddress * BLOCK_SIZE_BYTES) {
       throw new Error(`internal: erofs data of ${inode.path || "/"} planned at block ${inode.dataBlockAddress}, writer is at byte ${output.position}`);
     }
-    if (node.kind === "file") {
+    if (node.kind === "file" && inode.compressed) {
+      await writeCompressedFile(plan.compression!, inode.compressed, node.content, output);
+    } else if (node.kind === "file") {
       const blockContentBytes = Math.min(inode.sizeBytes, dataBytes);
       const tail = inode.tailBytes > 0 ? tails.reserve(inode) : undefined;
       const source = node.content;
@@ -169,8 +174,28 @@ class TailStash {
   }
 }
 
-/** Inode core + xattr body + inline tail, as stored at the inode's offset, into `record` (its exact size). */
-function encodeInodeRecordInto(record: Uint8Array, inode: PlannedInode, tail: Uint8Array | undefined): void {
+/**
+ * A compressed file's physical clusters, in order: a kept stream at the end of its blocks,
+ * zeros before it (the kernel finds the stream's start by skipping them); a plain cluster's
+ * logical clusters each in a block of their own.
+ */
+async function writeCompressedFile(compression: ErofsCompressedData, file: CompressedFile, content: ByteSource, output: ChunkedOutput): Promise<void> {
+  let rawOffset = 0;
+  for (const pcluster of file.pclusters) {
+    if (pcluster.stream) {
+      await output.writeZeros(pcluster.blocks * BLOCK_SIZE_BYTES - pcluster.stream.bytes);
+      await output.write(await readExact(compression.spool, pcluster.stream.offset, pcluster.stream.bytes, "compressed cluster"));
+    } else {
+      const rawBytes = Math.min(pcluster.lclusters * BLOCK_SIZE_BYTES, content.size - rawOffset);
+      await output.write(await readExact(content, rawOffset, rawBytes, content.description));
+      await output.writeZeros(pcluster.blocks * BLOCK_SIZE_BYTES - rawBytes);
+    }
+    rawOffset += pcluster.lclusters * BLOCK_SIZE_BYTES;
+  }
+}
+
+/** Inode core + xattr body + inline tail or compression indexes, as stored at the inode's offset, into `record` (its exact size). */
+function encodeInodeRecordInto(record: Uint8Array, inode: PlannedInode, tail: Uint8Array | undefined, compression: ErofsCompressedData | undefined): void {
   const coreBytes = inodeCoreBytes(inode.extended);
   // encodeInodeInto sets only the fields, so reserved bytes and padding come from here.
   record.fill(0);
@@ -189,6 +214,10 @@ function encodeInodeRecordInto(record: Uint8Array, inode: PlannedInode, tail: Ui
   });
   if (inode.xattrBodyBytes > 0) encodeXattrBodyInto(record, coreBytes, inode.sharedXattrIds, inode.inlineXattrs);
   if (tail) record.set(tail, coreBytes + inode.xattrBodyBytes);
+  if (inode.compressed) {
+    const inodeBytes = coreBytes + inode.xattrBodyBytes;
+    encodeCompressedIndexInto(record, alignUp(inodeBytes, MAP_HEADER_ALIGN_BYTES), compression!.algorithm, inode.dataBlockAddress, inode.compressed.pclusters);
+  }
 }
 
 async function readTail(plan: ErofsPlan, inode: PlannedInode): Promise<Uint8Array> {

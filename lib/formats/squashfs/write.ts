@@ -8,7 +8,7 @@
 import { concatBytes, setU64LE, view } from "../../core/bytes.js";
 import { ErrorCode, fail } from "../../core/errors.js";
 import { alignUp, isPow2 } from "../../core/int.js";
-import { isCodecId, loadCodec, resolveLevel, type Codec, type CodecId } from "../../compress/codec.js";
+import { loadCodec, resolveLevel, type Codec, type CodecId } from "../../compress/codec.js";
 import { CompressionPool } from "../../compress/pool.js";
 import { writeAtomically, type BlockSink } from "../../io/sink.js";
 import { BytesSource, sourceChunks, type ByteSource } from "../../io/source.js";
@@ -29,7 +29,7 @@ export interface SquashfsOptions {
   /** Data block size in bytes: a power of two from 4 KiB to 1 MiB (default 128 KiB). */
   readonly blockSize?: number;
   /** Default gzip, as mksquashfs. "none" stores every block and table uncompressed. */
-  readonly compression?: CodecId;
+  readonly compression?: SquashfsCompression;
   /** Default: the codec's mksquashfs default (gzip 9, zstd 15). */
   readonly compressionLevel?: number;
   /** Clamps mtimes and becomes the superblock's mkfs time (else 0, so output is reproducible). */
@@ -50,13 +50,17 @@ export interface SquashfsResult {
   readonly ids: number;
   readonly xattrIds: number;
   readonly blockSize: number;
-  readonly compression: CodecId;
+  readonly compression: SquashfsCompression;
 }
 
 export const DEFAULT_BLOCK_BYTES = 128 * 1024;
+/** The codecs squashfs has compressor ids for (raw deflate is erofs's, not squashfs's). */
+export type SquashfsCompression = Exclude<CodecId, "deflate">;
+const SQUASHFS_CODECS: readonly SquashfsCompression[] = ["gzip", "zstd", "none"];
 
 interface Settings {
   readonly blockSize: number;
+  readonly compression: SquashfsCompression;
   readonly codec: Codec;
   readonly level: number;
   readonly concurrency: number;
@@ -69,13 +73,13 @@ async function resolveSettings(options: SquashfsOptions): Promise<Settings> {
     fail(ErrorCode.Spec, `squashfs.blockSize: ${blockSize} is not a power of two from ${MIN_BLOCK_BYTES} to ${MAX_BLOCK_BYTES}`, "use e.g. 131072 (128 KiB)");
   }
   const compression = options.compression ?? "gzip";
-  if (!isCodecId(compression)) fail(ErrorCode.Spec, `squashfs.compression: "${String(compression)}" is not supported`, "use gzip, zstd or none");
+  if (!(SQUASHFS_CODECS as readonly unknown[]).includes(compression)) fail(ErrorCode.Spec, `squashfs.compression: "${String(compression)}" is not supported`, "use gzip, zstd or none");
   const codec = await loadCodec(compression);
   const level = resolveLevel(codec, options.compressionLevel, "squashfs.compressionLevel");
   if (!Number.isInteger(options.concurrency) || options.concurrency < 1) fail(ErrorCode.Spec, `squashfs.concurrency: ${options.concurrency} is not a positive integer`, "give at least 1");
   const readChunkBytes = options.readChunkBytes ?? blockSize;
   if (!Number.isInteger(readChunkBytes) || readChunkBytes < 1) fail(ErrorCode.Spec, `squashfs.readChunkBytes: ${readChunkBytes} is not a positive integer`, "give a chunk size in bytes");
-  return { blockSize, codec, level, concurrency: options.concurrency, readChunkBytes };
+  return { blockSize, compression, codec, level, concurrency: options.concurrency, readChunkBytes };
 }
 
 /**
@@ -120,10 +124,10 @@ async function readWhole(content: ByteSource, readChunkBytes: number): Promise<U
  */
 export async function writeSquashfs(tree: DirNode, options: SquashfsOptions, out: BlockSink, baseOffset = 0): Promise<SquashfsResult> {
   const settings = await resolveSettings(options);
-  const { codec, level, blockSize } = settings;
+  const { compression, codec, level, blockSize } = settings;
   const plan = planInodes(tree);
 
-  const compressorOptions = codec.id !== "none" && level !== codec.defaultLevel ? encodeCompressorOptions(codec.id, level) : undefined;
+  const compressorOptions = compression !== "none" && level !== codec.defaultLevel ? encodeCompressorOptions(compression, level) : undefined;
   if (compressorOptions) await out.writeAt(baseOffset + SUPERBLOCK_BYTES, compressorOptions);
   const pool = codec.id === "none" ? undefined : new CompressionPool(codec.id, level, settings.concurrency);
   const fileData = new Map<TreeNode, FileData>();
@@ -209,7 +213,7 @@ export async function writeSquashfs(tree: DirNode, options: SquashfsOptions, out
     lookupTableStart,
   });
   await out.writeAt(baseOffset, superblock);
-  return { sizeBytes, bytesUsed, inodes: plan.inodeCount, fragments: data.fragments.length, ids: plan.ids.length, xattrIds: xattrs.count, blockSize, compression: codec.id };
+  return { sizeBytes, bytesUsed, inodes: plan.inodeCount, fragments: data.fragments.length, ids: plan.ids.length, xattrIds: xattrs.count, blockSize, compression };
 }
 
 /** Writes a standalone image file atomically: on any error no file is left at `path`. */

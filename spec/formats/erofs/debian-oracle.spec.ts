@@ -11,17 +11,19 @@ import { treeFromDirectory } from "../../../lib/tree/from-dir.js";
 import { treeFromTar } from "../../../lib/tree/from-tar.js";
 import { oraclesAvailable, run, runInTrixie, runOk, TRIXIE_TREE_DIR, TRIXIE_TREE_TAR } from "../../support/oracles.js";
 import { diffSnapshots, snapshotHostDirectory, snapshotTree, withoutFsckExtractLimits, type EntrySnapshot } from "./support/host-tree.js";
+import type { ErofsCompressionOptions } from "../../../lib/formats/erofs/compress.js";
 import { buildImage, chrootScratch, extractWithFsck, fsckErofs, insideChroot, snapshotKernelMount, TEST_UUID } from "./support/oracle-run.js";
 
 const available = oraclesAvailable("root", "trixie", "trixie-tree", "getfattr");
 const SOURCE_DATE_EPOCH = 1_750_000_000;
 
-const SOURCES: [string, () => Promise<DirNode>][] = [
-  ["directory", () => treeFromDirectory(TRIXIE_TREE_DIR)],
-  ["GNU tar", () => treeFromTar(TRIXIE_TREE_TAR)],
+const SOURCES: [string, () => Promise<DirNode>, ErofsCompressionOptions | undefined][] = [
+  ["directory", () => treeFromDirectory(TRIXIE_TREE_DIR), undefined],
+  ["GNU tar", () => treeFromTar(TRIXIE_TREE_TAR), undefined],
+  ["directory, zstd level 3", () => treeFromDirectory(TRIXIE_TREE_DIR), { algorithm: "zstd", level: 3 }],
 ];
 
-describe.skipIf(!available).each(SOURCES)("erofs of the Debian trixie tree from a %s", (sourceName, readTree) => {
+describe.skipIf(!available).each(SOURCES)("erofs of the Debian trixie tree from a %s", (sourceName, readTree, compression) => {
   let scratch: string;
   let tree: DirNode;
   let expected: Map<string, EntrySnapshot>;
@@ -34,7 +36,7 @@ describe.skipIf(!available).each(SOURCES)("erofs of the Debian trixie tree from 
     expected = await snapshotTree(tree);
     image = join(scratch, "debian.erofs");
     expect(expected.size).toBeGreaterThan(5000);
-    plan = await buildImage(tree, { uuid: TEST_UUID, sourceDateEpoch: SOURCE_DATE_EPOCH }, image);
+    plan = await buildImage(tree, { uuid: TEST_UUID, sourceDateEpoch: SOURCE_DATE_EPOCH }, image, compression);
   });
 
   afterAll(() => {

@@ -1,11 +1,16 @@
 /**
  * Same input ⇒ same bytes: independent of write chunking, of how many inline tails the writer
- * keeps in memory, of the order the tree was built in, and of repeated runs.
+ * keeps in memory, of the order the tree was built in, of the number of compression workers,
+ * and of repeated runs.
  */
 import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { utf8 } from "../../../lib/core/bytes.js";
+import { compressErofsFiles, type ErofsCompressedData } from "../../../lib/formats/erofs/compress.js";
 import { planErofs } from "../../../lib/formats/erofs/plan.js";
 import { writeErofs, type WriteErofsOptions } from "../../../lib/formats/erofs/write.js";
 import { BytesSource, ZeroSource } from "../../../lib/io/source.js";
@@ -32,8 +37,8 @@ class HashingSink implements SequentialSink {
   }
 }
 
-async function imageDigest(tree: DirNode, options: WriteErofsOptions = {}): Promise<{ digest: string; sink: HashingSink }> {
-  const plan = planErofs(tree, { uuid: UUID, label: "determinism", sourceDateEpoch: EPOCH });
+async function imageDigest(tree: DirNode, options: WriteErofsOptions = {}, compressed?: ErofsCompressedData): Promise<{ digest: string; sink: HashingSink }> {
+  const plan = planErofs(tree, { uuid: UUID, label: "determinism", sourceDateEpoch: EPOCH, ...(compressed ? { compressed } : {}) });
   const sink = new HashingSink();
   await writeErofs(plan, sink, options);
   expect(sink.position).toBe(plan.sizeBytes);
@@ -65,5 +70,25 @@ describe("erofs determinism", () => {
       digests.add(digest);
     }
     expect(digests.size).toBe(1);
+  });
+
+  it("compressed (deflate, zstd): the same bytes for 1, 2 and 8 workers and any chunking", async () => {
+    const scratch = mkdtempSync(join(tmpdir(), "gptimg-erofs-determinism-"));
+    try {
+      await fc.assert(
+        fc.asyncProperty(treeRecipeArbitrary, fc.constantFrom("deflate" as const, "zstd" as const), fc.constantFrom(8192, 65536), fc.integer({ min: 1, max: 70_000 }), async (recipe, algorithm, pclusterBytes, chunkBytes) => {
+          const digests = new Set<string>();
+          for (const [concurrency, reverse] of [[1, false], [2, true], [8, false]] as const) {
+            const tree = buildRecipe(recipe, reverse);
+            const compressed = await compressErofsFiles(tree, { algorithm, pclusterBytes }, { concurrency, spoolPath: join(scratch, `spool-${concurrency}`) });
+            digests.add((await imageDigest(tree, concurrency === 2 ? { chunkBytes } : {}, compressed)).digest);
+          }
+          expect(digests.size).toBe(1);
+        }),
+        { numRuns: Math.max(1, Math.floor(RUNS / 5)) },
+      );
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 });

@@ -1,10 +1,12 @@
 /**
- * Edge-case tree (read from the directory, and from a GNU tar of it) → our erofs image →
- * fsck.erofs 1.8 (trixie) and the host kernel. Both readers must give back exactly the tree.
+ * Edge-case tree (read from the directory, and from a GNU tar of it) → our erofs image
+ * (uncompressed, zstd, deflate) → fsck.erofs 1.8 (trixie) and the host kernel. Both readers
+ * must give back exactly the tree.
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ErofsCompressionOptions } from "../../../lib/formats/erofs/compress.js";
 import type { ErofsPlan } from "../../../lib/formats/erofs/plan.js";
 import { treeFromDirectory } from "../../../lib/tree/from-dir.js";
 import { treeFromTar } from "../../../lib/tree/from-tar.js";
@@ -23,12 +25,14 @@ async function readThroughTar(source: string): Promise<DirNode> {
   return treeFromTar(archive);
 }
 
-const SOURCES: [string, (source: string) => Promise<DirNode>][] = [
-  ["directory", (source) => treeFromDirectory(source)],
-  ["GNU tar", readThroughTar],
+const CASES: [string, (source: string) => Promise<DirNode>, ErofsCompressionOptions | undefined][] = [
+  ["directory", (source) => treeFromDirectory(source), undefined],
+  ["GNU tar", readThroughTar, undefined],
+  ["directory, zstd", (source) => treeFromDirectory(source), { algorithm: "zstd" }],
+  ["GNU tar, deflate", readThroughTar, { algorithm: "deflate", pclusterBytes: 16384 }],
 ];
 
-describe.skipIf(!available).each(SOURCES)("erofs edge tree from a %s against fsck.erofs 1.8 and the kernel", (_sourceName, readTree) => {
+describe.skipIf(!available).each(CASES)("erofs edge tree from a %s against fsck.erofs 1.8 and the kernel", (_name, readTree, compression) => {
   let scratch: string;
   let tree: DirNode;
   let expected: Map<string, EntrySnapshot>;
@@ -43,11 +47,15 @@ describe.skipIf(!available).each(SOURCES)("erofs edge tree from a %s against fsc
     tree = await readTree(source);
     expected = await snapshotTree(tree);
     image = join(scratch, "edge.erofs");
-    plan = await buildImage(tree, { uuid: TEST_UUID, label: "edge-tree", sourceDateEpoch: 1_700_000_000 }, image);
+    plan = await buildImage(tree, { uuid: TEST_UUID, label: "edge-tree", sourceDateEpoch: 1_700_000_000 }, image, compression);
   });
 
   afterAll(() => {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it.runIf(compression !== undefined)("stores the large compressible files compressed", () => {
+    expect(plan.inodes.filter((inode) => inode.compressed).length).toBeGreaterThan(0);
   });
 
   it("passes fsck.erofs with full data check", () => {
@@ -69,6 +77,7 @@ describe.skipIf(!available).each(SOURCES)("erofs edge tree from a %s against fsc
     expect(result.stdout).toContain(`Filesystem UUID:                              ${TEST_UUID}`);
     expect(result.stdout).toMatch(new RegExp(`Filesystem blocks:\\s+${plan.blocks}\\n`));
     expect(result.stdout).toMatch(new RegExp(`Filesystem root nid:\\s+${plan.rootNid}\\n`));
-    expect(result.stdout).toMatch(/Filesystem features:\s+sb_csum/);
+    expect(result.stdout).toMatch(compression ? /Filesystem features:\s+sb_csum 0padding compr_cfgs big_pcluster/ : /Filesystem features:\s+sb_csum\s*\n/);
+    if (compression) expect(result.stdout).toMatch(new RegExp(`Filesystem compr_algs:\\s+${compression.algorithm}\\n`));
   });
 });

@@ -81,9 +81,22 @@ export const treeRecipeArbitrary: fc.Arbitrary<TreeRecipe> = fc.record({
   wideDirectory: fc.oneof(fc.constant(0), fc.integer({ min: 100, max: 700 })),
 });
 
+/**
+ * File contents: a regular pattern (compressible); for every third seed the second half is
+ * pseudo-random, so compressed files also get clusters that are stored plain.
+ */
 export function pattern(length: number, seed: number): Uint8Array {
   const out = new Uint8Array(length);
   for (let index = 0; index < length; index++) out[index] = (index * 131 + seed * 7 + (index >>> 9)) & 0xff;
+  if (seed % 3 === 0) {
+    let state = seed | 1;
+    for (let index = length >>> 1; index < length; index++) {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      out[index] = state & 0xff;
+    }
+  }
   return out;
 }
 

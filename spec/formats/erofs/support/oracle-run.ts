@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writeAtomically } from "../../../../lib/io/sink.js";
 import { OffsetSink } from "../../../../lib/io/stream.js";
+import { compressErofsFiles, type ErofsCompressionOptions } from "../../../../lib/formats/erofs/compress.js";
 import { planErofs, type ErofsOptions, type ErofsPlan } from "../../../../lib/formats/erofs/plan.js";
 import { writeErofs } from "../../../../lib/formats/erofs/write.js";
 import type { DirNode } from "../../../../lib/tree/tree.js";
@@ -24,10 +25,17 @@ export function insideChroot(hostPath: string): string {
   return hostPath.slice(TRIXIE_ROOT.length);
 }
 
-export async function buildImage(tree: DirNode, options: ErofsOptions, imagePath: string): Promise<ErofsPlan> {
-  const plan = planErofs(tree, options);
-  await writeAtomically(imagePath, plan.sizeBytes, (sink) => writeErofs(plan, new OffsetSink(sink, 0, plan.sizeBytes, "erofs image")));
-  return plan;
+/** Plans and writes the image; with `compression`, compresses first (spool next to the image, removed after). */
+export async function buildImage(tree: DirNode, options: ErofsOptions, imagePath: string, compression?: ErofsCompressionOptions, concurrency = 2): Promise<ErofsPlan> {
+  const spoolPath = `${imagePath}.clusters`;
+  try {
+    const compressed = compression ? await compressErofsFiles(tree, compression, { concurrency, spoolPath }) : undefined;
+    const plan = planErofs(tree, { ...options, ...(compressed ? { compressed } : {}) });
+    await writeAtomically(imagePath, plan.sizeBytes, (sink) => writeErofs(plan, new OffsetSink(sink, 0, plan.sizeBytes, "erofs image")));
+    return plan;
+  } finally {
+    rmSync(spoolPath, { force: true });
+  }
 }
 
 /** fsck.erofs 1.8 full check (every file's data is read); returns its output, throws on failure. */
