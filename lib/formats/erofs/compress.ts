@@ -64,6 +64,7 @@ interface PendingCluster {
   readonly reply: Promise<CompressReply>;
 }
 
+/** Compresses the tree's files into the spool at `context.spoolPath`; the caller removes it once the image is written. */
 export async function compressErofsFiles(tree: DirNode, options: ErofsCompressionOptions, context: { readonly concurrency: number; readonly spoolPath: string }): Promise<ErofsCompressedData> {
   if (!(options.algorithm in COMPRESSION_ALGORITHM)) fail(ErrorCode.Spec, `erofs.compression: "${String(options.algorithm)}" is not supported`, "use deflate, zstd or none");
   const pclusterBytes = options.pclusterBytes ?? DEFAULT_PCLUSTER_BYTES;
