@@ -8,7 +8,7 @@ set -euo pipefail
 
 HOST_PACKAGES=(fdisk gdisk dosfstools mtools squashfs-tools erofs-utils cryptsetup-bin openssl
   debootstrap cpio libarchive-tools binutils qemu-system-x86 ovmf attr xz-utils zstd
-  sbsigntool osslsigncode 7zip libcap2-bin python3 python3-jsonschema)
+  sbsigntool osslsigncode 7zip libcap2-bin python3 python3-jsonschema python3-lz4)
 TRIXIE_PACKAGES=systemd,systemd-repart,fdisk,erofs-utils,squashfs-tools,cryptsetup-bin,dosfstools,mtools
 # Installed into the chroot afterwards, so adding one does not rebuild the tree fixture.
 TRIXIE_EXTRA_PACKAGES=(systemd-ukify e2fsprogs)

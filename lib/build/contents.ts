@@ -111,12 +111,15 @@ async function squashfsContent(definition: PartitionDefinition, tree: DirNode, i
   return sourceContent(new FileSliceSource(spool, 0, sizeBytes, `${definition.source} (squashfs)`));
 }
 
-/** repart passes Compression= to mkfs.erofs -z; gptimg writes these two (libdeflate is the same stream). */
-const EROFS_COMPRESSION: Readonly<Record<string, ErofsAlgorithm | "none">> = { deflate: "deflate", libdeflate: "deflate", zstd: "zstd", none: "none" };
+/**
+ * repart passes Compression= to mkfs.erofs -z. gptimg writes lz4 (lz4hc's search is its
+ * levels 2–12), deflate (libdeflate writes the same stream) and zstd; not lzma.
+ */
+const EROFS_COMPRESSION: Readonly<Record<string, ErofsAlgorithm | "none">> = { lz4: "lz4", lz4hc: "lz4", deflate: "deflate", libdeflate: "deflate", zstd: "zstd", none: "none" };
 
 async function erofsContent(definition: PartitionDefinition, tree: DirNode, identity: ContentIdentity, context: ContentContext): Promise<PartitionContent> {
   const algorithm = EROFS_COMPRESSION[definition.compression ?? "none"];
-  if (!algorithm) fail(ErrorCode.Definitions, `${definition.source}: Compression=${definition.compression} is not supported for erofs`, "use zstd, deflate or none (gptimg does not write lz4 or lzma)");
+  if (!algorithm) fail(ErrorCode.Definitions, `${definition.source}: Compression=${definition.compression} is not supported for erofs`, "use lz4, zstd, deflate or none (gptimg does not write lzma)");
   // Compressing comes first, so that the plan (and the partition size) is still exact.
   let compressed: ErofsCompressedData | undefined;
   if (algorithm !== "none") {

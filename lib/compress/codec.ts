@@ -6,9 +6,10 @@
 import { ErrorCode, fail } from "../core/errors.js";
 import { deflateCodec } from "./deflate.js";
 import { gzipCodec } from "./gzip.js";
+import { lz4Codec } from "./lz4.js";
 import { loadZstdCodec } from "./zstd.js";
 
-export type CodecId = "gzip" | "deflate" | "zstd" | "none";
+export type CodecId = "gzip" | "deflate" | "lz4" | "zstd" | "none";
 
 export interface Codec {
   readonly id: CodecId;
@@ -37,6 +38,7 @@ export async function loadCodec(id: CodecId): Promise<Codec> {
   switch (id) {
     case "gzip": return gzipCodec;
     case "deflate": return deflateCodec;
+    case "lz4": return lz4Codec;
     case "zstd": return loadZstdCodec();
     case "none": return noneCodec;
   }

@@ -46,7 +46,8 @@ export function oraclesAvailable(...names: string[]): boolean {
 
 /**
  * "trixie" = the chroot with systemd v257; "trixie-tree" = the tree fixture; "sysupdate" = the
- * systemd-sysupdate build chroot; "root" = uid 0; else a host command.
+ * systemd-sysupdate build chroot; "root" = uid 0; "python3-lz4" = Debian's python3-lz4 (liblz4)
+ * for /usr/bin/python3; else a host command.
  */
 function oracleIsPresent(name: string): boolean {
   switch (name) {
@@ -54,6 +55,7 @@ function oracleIsPresent(name: string): boolean {
     case "trixie-tree": return existsSync(TRIXIE_TREE_TAR) && existsSync(`${TRIXIE_TREE_DIR}/usr`);
     case "sysupdate": return hasSysupdate();
     case "root": return isRoot;
+    case "python3-lz4": return spawnSync("/usr/bin/python3", ["-c", "import lz4.block"]).status === 0;
     default: return hasTool(name);
   }
 }

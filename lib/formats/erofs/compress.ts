@@ -1,5 +1,5 @@
 /**
- * erofs compression (deflate or zstd), run before the layout is planned so that the plan is
+ * erofs compression (lz4, deflate or zstd), run before the layout is planned so that the plan is
  * still exact: every regular file larger than one block is cut into physical clusters of
  * `pclusterBytes` decompressed bytes (whole 4 KiB logical clusters), and each cluster is
  * compressed on the worker pool. A cluster keeps its compressed stream only when that saves
@@ -24,7 +24,7 @@ export type ErofsAlgorithm = keyof typeof COMPRESSION_ALGORITHM;
 
 export interface ErofsCompressionOptions {
   readonly algorithm: ErofsAlgorithm;
-  /** Default: the codec's (deflate 9, zstd 15). */
+  /** Default: the codec's (lz4 9, deflate 9, zstd 15). */
   readonly level?: number;
   /** Decompressed bytes per physical cluster: whole blocks, at most 1 MiB; default 64 KiB. */
   readonly pclusterBytes?: number;
@@ -66,7 +66,7 @@ interface PendingCluster {
 
 /** Compresses the tree's files into the spool at `context.spoolPath`; the caller removes it once the image is written. */
 export async function compressErofsFiles(tree: DirNode, options: ErofsCompressionOptions, context: { readonly concurrency: number; readonly spoolPath: string }): Promise<ErofsCompressedData> {
-  if (!(options.algorithm in COMPRESSION_ALGORITHM)) fail(ErrorCode.Spec, `erofs.compression: "${String(options.algorithm)}" is not supported`, "use deflate, zstd or none");
+  if (!(options.algorithm in COMPRESSION_ALGORITHM)) fail(ErrorCode.Spec, `erofs.compression: "${String(options.algorithm)}" is not supported`, "use lz4, deflate, zstd or none");
   const pclusterBytes = options.pclusterBytes ?? DEFAULT_PCLUSTER_BYTES;
   if (!Number.isInteger(pclusterBytes) || pclusterBytes % BLOCK_SIZE_BYTES !== 0 || pclusterBytes < BLOCK_SIZE_BYTES || pclusterBytes > MAX_PCLUSTER_BYTES) {
     fail(ErrorCode.Spec, `erofs.pclusterBytes: ${pclusterBytes} is not a multiple of ${BLOCK_SIZE_BYTES} from ${BLOCK_SIZE_BYTES} to ${MAX_PCLUSTER_BYTES}`, "use e.g. 65536");

@@ -38,6 +38,8 @@ import {
   SUPERBLOCK_OFFSET_BYTES,
 } from "./layout.js";
 
+/** LZ4's largest match offset (z_erofs_lz4_cfgs.max_distance), as mkfs.erofs writes it. */
+const LZ4_MAX_DISTANCE = 65535;
 /** struct z_erofs_deflate_cfgs.windowbits: zlib's 32 KiB window. */
 const DEFLATE_WINDOW_BITS = 15;
 /** ZSTD_WINDOWLOG_ABSOLUTEMIN: z_erofs_zstd_cfgs.windowlog counts from it. */
@@ -82,15 +84,24 @@ export function encodeSuperblock(fields: SuperblockFields): Uint8Array {
 
 /**
  * The configuration record that follows the superblock (z_erofs_parse_cfgs reads it at
- * 1024 + 128): __le16 size, then struct z_erofs_deflate_cfgs { u8 windowbits } or
- * z_erofs_zstd_cfgs { u8 format; u8 windowlog }, windowlog counted from 2^10. Our zstd
- * frames never need a window beyond one physical cluster's decompressed bytes.
+ * 1024 + 128): __le16 size, then struct z_erofs_lz4_cfgs { __le16 max_distance; __le16
+ * max_pclusterblks }, z_erofs_deflate_cfgs { u8 windowbits } or z_erofs_zstd_cfgs { u8
+ * format; u8 windowlog }, windowlog counted from 2^10. Our zstd frames never need a window
+ * beyond one physical cluster's decompressed bytes.
  */
 export function encodeCompressionConfig(algorithm: ErofsAlgorithm, pclusterBytes: number): Uint8Array {
-  const out = new Uint8Array(2 + COMPRESSION_CONFIG_BYTES);
-  view(out).setUint16(0, COMPRESSION_CONFIG_BYTES, true);
-  if (algorithm === "deflate") out[2] = DEFLATE_WINDOW_BITS;
-  else out[3] = Math.max(0, Math.ceil(Math.log2(pclusterBytes)) - ZSTD_WINDOWLOG_BASE);
+  const size = COMPRESSION_CONFIG_BYTES[algorithm];
+  const out = new Uint8Array(2 + size);
+  const data = view(out);
+  data.setUint16(0, size, true);
+  if (algorithm === "lz4") {
+    data.setUint16(2, LZ4_MAX_DISTANCE, true);
+    data.setUint16(4, pclusterBytes / BLOCK_SIZE_BYTES, true);
+  } else if (algorithm === "deflate") {
+    out[2] = DEFLATE_WINDOW_BITS;
+  } else {
+    out[3] = Math.max(0, Math.ceil(Math.log2(pclusterBytes)) - ZSTD_WINDOWLOG_BASE);
+  }
   return out;
 }
 

@@ -157,10 +157,14 @@ export const FILE_TYPE = {
  * cluster holds the compressed form of one or more whole logical clusters. Algorithm ids as in
  * available_compr_algs and h_algorithmtype.
  */
-export const COMPRESSION_ALGORITHM = { deflate: 2, zstd: 3 } as const;
+export const COMPRESSION_ALGORITHM = { lz4: 0, deflate: 2, zstd: 3 } as const;
 
-/** The configuration record after the superblock: __le16 size, then struct z_erofs_{deflate,zstd}_cfgs (6 bytes each). */
-export const COMPRESSION_CONFIG_BYTES = 6;
+/**
+ * The configuration record after the superblock: __le16 size, then struct z_erofs_lz4_cfgs
+ * (14 bytes: __le16 max_distance, __le16 max_pclusterblks) or z_erofs_{deflate,zstd}_cfgs
+ * (6 bytes).
+ */
+export const COMPRESSION_CONFIG_BYTES = { lz4: 14, deflate: 6, zstd: 6 } as const;
 
 /** struct z_erofs_map_header: 8 bytes at the inode end rounded up to 8, then 8 reserved bytes, then the indexes. */
 export const MAP_HEADER_FIELDS = {

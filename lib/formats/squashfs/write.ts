@@ -54,8 +54,8 @@ export interface SquashfsResult {
 }
 
 export const DEFAULT_BLOCK_BYTES = 128 * 1024;
-/** The codecs squashfs has compressor ids for (raw deflate is erofs's, not squashfs's). */
-export type SquashfsCompression = Exclude<CodecId, "deflate">;
+/** The codecs gptimg writes squashfs with (raw deflate and lz4 are erofs's here). */
+export type SquashfsCompression = Exclude<CodecId, "deflate" | "lz4">;
 const SQUASHFS_CODECS: readonly SquashfsCompression[] = ["gzip", "zstd", "none"];
 
 interface Settings {

@@ -21,6 +21,7 @@ const SOURCES: [string, () => Promise<DirNode>, ErofsCompressionOptions | undefi
   ["directory", () => treeFromDirectory(TRIXIE_TREE_DIR), undefined],
   ["GNU tar", () => treeFromTar(TRIXIE_TREE_TAR), undefined],
   ["directory, zstd level 3", () => treeFromDirectory(TRIXIE_TREE_DIR), { algorithm: "zstd", level: 3 }],
+  ["directory, lz4", () => treeFromDirectory(TRIXIE_TREE_DIR), { algorithm: "lz4" }],
 ];
 
 describe.skipIf(!available).each(SOURCES)("erofs of the Debian trixie tree from a %s", (sourceName, readTree, compression) => {

@@ -72,11 +72,11 @@ describe("erofs determinism", () => {
     expect(digests.size).toBe(1);
   });
 
-  it("compressed (deflate, zstd): the same bytes for 1, 2 and 8 workers and any chunking", async () => {
+  it("compressed (lz4, deflate, zstd): the same bytes for 1, 2 and 8 workers and any chunking", async () => {
     const scratch = mkdtempSync(join(tmpdir(), "gptimg-erofs-determinism-"));
     try {
       await fc.assert(
-        fc.asyncProperty(treeRecipeArbitrary, fc.constantFrom("deflate" as const, "zstd" as const), fc.constantFrom(8192, 65536), fc.integer({ min: 1, max: 70_000 }), async (recipe, algorithm, pclusterBytes, chunkBytes) => {
+        fc.asyncProperty(treeRecipeArbitrary, fc.constantFrom("lz4" as const, "deflate" as const, "zstd" as const), fc.constantFrom(8192, 65536), fc.integer({ min: 1, max: 70_000 }), async (recipe, algorithm, pclusterBytes, chunkBytes) => {
           const digests = new Set<string>();
           for (const [concurrency, reverse] of [[1, false], [2, true], [8, false]] as const) {
             const tree = buildRecipe(recipe, reverse);

@@ -1,6 +1,6 @@
 /**
  * Edge-case tree (read from the directory, and from a GNU tar of it) → our erofs image
- * (uncompressed, zstd, deflate) → fsck.erofs 1.8 (trixie) and the host kernel. Both readers
+ * (uncompressed, zstd, deflate, lz4) → fsck.erofs 1.8 (trixie) and the host kernel. Both readers
  * must give back exactly the tree.
  */
 import { mkdirSync, rmSync } from "node:fs";
@@ -30,6 +30,7 @@ const CASES: [string, (source: string) => Promise<DirNode>, ErofsCompressionOpti
   ["GNU tar", readThroughTar, undefined],
   ["directory, zstd", (source) => treeFromDirectory(source), { algorithm: "zstd" }],
   ["GNU tar, deflate", readThroughTar, { algorithm: "deflate", pclusterBytes: 16384 }],
+  ["directory, lz4", (source) => treeFromDirectory(source), { algorithm: "lz4", pclusterBytes: 32768 }],
 ];
 
 describe.skipIf(!available).each(CASES)("erofs edge tree from a %s against fsck.erofs 1.8 and the kernel", (_name, readTree, compression) => {

@@ -1,5 +1,5 @@
 /**
- * Random trees → our erofs image (uncompressed, or deflate/zstd with random physical cluster
+ * Random trees → our erofs image (uncompressed, or lz4/deflate/zstd with random physical cluster
  * sizes) → fsck.erofs 1.8 --extract (trixie) must give back the tree; every few runs the
  * host kernel mounts the image too.
  */
@@ -18,7 +18,7 @@ const available = oraclesAvailable("root", "trixie", "getfattr");
 
 const compressionArbitrary: fc.Arbitrary<ErofsCompressionOptions | undefined> = fc.oneof(
   fc.constant(undefined),
-  fc.record({ algorithm: fc.constantFrom("deflate" as const, "zstd" as const), level: fc.constantFrom(1, 3, 9), pclusterBytes: fc.constantFrom(8192, 16384, 65536) }),
+  fc.record({ algorithm: fc.constantFrom("lz4" as const, "deflate" as const, "zstd" as const), level: fc.constantFrom(1, 3, 9), pclusterBytes: fc.constantFrom(8192, 16384, 65536) }),
 );
 
 describe.skipIf(!available)("erofs random trees against fsck.erofs 1.8", () => {
