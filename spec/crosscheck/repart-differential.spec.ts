@@ -125,6 +125,7 @@ describe.skipIf(!available)("gptimg repart ≡ systemd-repart v257", () => {
         // Second pass on the existing image: more definitions, maybe a larger size.
         writeDefinitions(definitions, value.extra, value.definitions.length);
         const grow = value.growTo === "0M" ? [] : [`--size=${value.growTo}`];
+        const before = outcome(0, ours, value.sectorSize, "");
         const repart2 = runInTrixie("systemd-repart", [`--definitions=${inside(definitions)}`, "--dry-run=no", ...grow, ...flags, inside(theirs)]);
         const mine2 = gptimg(["repart", `--definitions=${definitions}`, "--dry-run=no", ...grow, ...flags, ours]);
         const expected2 = outcome(repart2.status ?? -1, theirs, value.sectorSize, repart2.stderr);
@@ -134,7 +135,11 @@ describe.skipIf(!available)("gptimg repart ≡ systemd-repart v257", () => {
         // with 512-byte sectors). gptimg moves the backup to the new end; only last-lba differs.
         const staleTable = value.sectorSize === 4096 && repart2.stderr.includes("No changes.");
         const comparable = (table: string): string => (staleTable ? table.replace(/^last-lba: .*$/m, "") : table);
-        expect({ ok: actual2.ok, table: comparable(actual2.table), size: actual2.size }, `repart said: ${expected2.stderr}\ngptimg said: ${actual2.stderr}`).toEqual({ ok: expected2.ok, table: comparable(expected2.table), size: expected2.size });
+        // A refused update: repart may already have grown the file and moved the backup table
+        // ("grown … by truncation", "Resized partition table."); gptimg leaves the image as it
+        // was (a deliberate difference, README "Differences from systemd-repart").
+        const reference = expected2.ok ? expected2 : before;
+        expect({ ok: actual2.ok, table: comparable(actual2.table), size: actual2.size }, `repart said: ${expected2.stderr}\ngptimg said: ${actual2.stderr}`).toEqual({ ok: expected2.ok, table: comparable(reference.table), size: reference.size });
         rmSync(case_, { recursive: true, force: true });
       }),
       { numRuns: RUNS, seed: Number(process.env["GPTIMG_FC_SEED"] ?? Date.now() % 2 ** 31) },
