@@ -5,7 +5,7 @@
  *
  * - gzip: fflate's streaming Gunzip (multi-member, RFC 1952).
  * - xz: xz-decompress's XzReadableStream (a web stream over the file).
- * - zstd: @bokuweb/zstd-wasm 0.0.27 only exposes one-shot ZSTD_decompress, so the input is
+ * - zstd: @foxglove/wasm-zstd only exposes one-shot ZSTD_decompress, so the input is
  *   split into its frames (RFC 8878 §3.1.1, walking block headers without decoding them) and
  *   decompressed one frame at a time. Memory is bounded by the largest frame, not the archive.
  */
@@ -16,8 +16,7 @@ import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { Gunzip } from "fflate";
 import xzDecompress from "xz-decompress";
-import { decompress as zstdDecompress } from "@bokuweb/zstd-wasm";
-import { loadZstdCodec } from "../compress/zstd.js";
+import { decompressZstdFrame, loadZstdCodec } from "../compress/zstd.js";
 import { ErrorCode, fail, isGptimgError } from "../core/errors.js";
 
 export type CompressionKind = "none" | "gzip" | "xz" | "zstd";
@@ -140,8 +139,6 @@ async function readAt(handle: FileHandle, position: number, length: number): Pro
 }
 
 async function unzstdInto(path: string, writer: SpoolWriter): Promise<void> {
-  // zstd-wasm's init() re-instantiates the module while its functions stay bound to the first
-  // instance, so a second init() breaks every later call: lib/compress/zstd.ts owns the one init.
   await loadZstdCodec();
   const handle = await openInput(path);
   try {
@@ -155,8 +152,7 @@ async function unzstdInto(path: string, writer: SpoolWriter): Promise<void> {
         const bytes = await readAt(handle, position, frame.lengthBytes);
         let decompressed: Uint8Array;
         try {
-          // The capacity is used only when the frame header has no content size.
-          decompressed = zstdDecompress(bytes, { defaultHeapSize: Math.max(1, frame.decompressedBoundBytes) });
+          decompressed = decompressZstdFrame(bytes, Math.max(1, frame.decompressedBoundBytes));
         } catch (error) {
           return fail(ErrorCode.Input, `${path}: zstd frame at offset ${position} does not decompress (${error instanceof Error ? error.message : String(error)})`, "the archive is corrupt; recreate it");
         }

@@ -1,9 +1,8 @@
 /**
- * Regression: zstd-wasm's init() instantiates a new wasm module on every call, but the
- * library's exported functions stay bound to the first instance once used. With one init in
- * lib/io/decompress.ts and another in lib/compress/zstd.ts, the second init left malloc on the
- * old instance and the heap views on the new one: every later zstd call failed
- * ("Failed to compress with code -72"). Both now share lib/compress/zstd.ts's one init.
+ * Regression: decompressing tar.zst input and compressing with zstd share one WebAssembly
+ * instance per thread (lib/compress/zstd.ts). With the earlier zstd package, a second
+ * instantiation left malloc on one instance and the heap views on another, and every later
+ * zstd call failed; any mix of the two directions in one process must keep working.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,7 +15,7 @@ import { describeTree } from "./describe.js";
 
 const haveTools = oraclesAvailable("tar", "zstd");
 
-describe.skipIf(!haveTools)("zstd-wasm is initialized once per process", () => {
+describe.skipIf(!haveTools)("zstd input and zstd output in one process", () => {
   let scratch = "";
   beforeAll(() => {
     scratch = mkdtempSync(join(tmpdir(), "gptimg-zstd-init-"));

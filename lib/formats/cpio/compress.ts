@@ -1,11 +1,11 @@
 /**
- * Output stages for initrds: plain, gzip (fflate, streaming) or zstd (zstd-wasm, one frame).
+ * Output stages for initrds: plain, gzip (fflate, streaming) or zstd (lib/compress/zstd.ts, one frame).
  * Input is regrouped into fixed 1 MiB blocks before it reaches a compressor, so the output
  * depends only on the bytes, never on how the writer happened to chunk them.
  *
  * zstd is one frame over the whole archive: the kernel's unzstd() decodes exactly one frame
  * per call and unpack_to_rootfs() then requires the cpio parser to be between entries
- * (init/initramfs.c "junk at the end of compressed archive"), and zstd-wasm 0.0.27 only has
+ * (init/initramfs.c "junk at the end of compressed archive"), and the zstd module only has
  * one-shot ZSTD_compress. The uncompressed archive is therefore held in memory for zstd.
  */
 import { Gzip } from "fflate";
