@@ -1,29 +1,7 @@
-/** CRC32 (IEEE, reflected 0xEDB88320; GPT, gzip) via crc-32, and CRC32C (Castagnoli; erofs). */
+/** CRC32 (IEEE, reflected 0xEDB88320; GPT, gzip) via crc-32. CRC32C (erofs) is in crc32c.ts. */
 import CRC32 from "crc-32";
 
 /** Unsigned IEEE CRC32 of `bytes`, continuing from `previous` (an earlier unsigned result). */
 export function crc32(bytes: Uint8Array, previous?: number): number {
   return CRC32.buf(bytes, previous === undefined ? undefined : previous | 0) >>> 0;
-}
-
-const CRC32C_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let byte = 0; byte < 256; byte++) {
-    let value = byte;
-    for (let bit = 0; bit < 8; bit++) value = value & 1 ? (value >>> 1) ^ 0x82f63b78 : value >>> 1;
-    table[byte] = value >>> 0;
-  }
-  return table;
-})();
-
-/**
- * Raw CRC32C update without the final inversion, as the kernel's crc32c_le(seed, …) that
- * erofs uses for its superblock checksum (seed ~0, no final xor).
- */
-export function crc32cRaw(seed: number, bytes: Uint8Array): number {
-  let value = seed >>> 0;
-  for (let index = 0; index < bytes.length; index++) {
-    value = CRC32C_TABLE[(value ^ bytes[index]!) & 0xff]! ^ (value >>> 8);
-  }
-  return value >>> 0;
 }

@@ -3,7 +3,7 @@
  * every value comes from the plan.
  */
 import { setU64LE, view } from "../../core/bytes.js";
-import { crc32cRaw } from "../../core/crc32.js";
+import { crc32cRaw } from "../../core/crc32c.js";
 import { alignUp } from "../../core/int.js";
 import type { ErofsAlgorithm, Pcluster } from "./compress.js";
 import {

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fromHex, toHex, utf8, view } from "../../../lib/core/bytes.js";
-import { crc32cRaw } from "../../../lib/core/crc32.js";
+import { crc32cRaw } from "../../../lib/core/crc32c.js";
 import { encodeDirBlock, encodeInodeInto, encodeSuperblock, superblockChecksum } from "../../../lib/formats/erofs/encode.js";
 import { encodeXattr, encodeXattrBodyInto, xattrBodyBytes, xattrInodeCount } from "../../../lib/formats/erofs/xattrs.js";
 import { oraclesAvailable, runInTrixie } from "../../support/oracles.js";
