@@ -26,8 +26,12 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 const ZSTD_MAGIC = 0xfd2fb528;
 const ZSTD_SKIPPABLE_MASK = 0xfffffff0;
 const ZSTD_SKIPPABLE_MAGIC = 0x184d2a50;
-/** Largest single zstd frame gptimg decompresses in one go (wasm32 heap limit, with margin). */
-const ZSTD_MAX_FRAME_BYTES = 1536 * 1024 * 1024;
+/**
+ * Largest zstd frame plus its decompressed bound that gptimg decodes in one go: both are
+ * copied into the codec's wasm32 heap (2 GiB at most, whose failed allocations the package
+ * does not report), so the sum stays below it with a margin.
+ */
+const ZSTD_MAX_FRAME_HEAP_BYTES = 1536 * 1024 * 1024;
 
 /** gzip 1f 8b (RFC 1952 §2.3.1); xz FD '7zXZ' 00 (xz-file-format §2.1.1.1); zstd 28 B5 2F FD. */
 export function compressionFromMagic(head: Uint8Array): CompressionKind {
@@ -146,8 +150,8 @@ async function unzstdInto(path: string, writer: SpoolWriter): Promise<void> {
     for (let position = 0; position < fileSize; ) {
       const frame = await zstdFrameExtent(handle, position, fileSize, path);
       if (!frame.skippable) {
-        if (frame.decompressedBoundBytes > ZSTD_MAX_FRAME_BYTES) {
-          fail(ErrorCode.Input, `${path}: zstd frame at offset ${position} may decompress to ${frame.decompressedBoundBytes} bytes, more than gptimg decodes at once`, "recompress with smaller frames (e.g. zstd --long=0 on split input) or use gzip/xz");
+        if (frame.lengthBytes + frame.decompressedBoundBytes > ZSTD_MAX_FRAME_HEAP_BYTES) {
+          fail(ErrorCode.Input, `${path}: zstd frame at offset ${position} (${frame.lengthBytes} bytes) may decompress to ${frame.decompressedBoundBytes} bytes, more than gptimg decodes at once`, "recompress with smaller frames (e.g. zstd --long=0 on split input) or use gzip/xz");
         }
         const bytes = await readAt(handle, position, frame.lengthBytes);
         let decompressed: Uint8Array;
