@@ -97,7 +97,7 @@ async function initrdSource(initrd: BootInitrd, index: number, request: BootRequ
   // The spool grows to whatever the archive needs.
   const target = new OffsetSink(sink, 0, Number.POSITIVE_INFINITY, spool);
   try {
-    await writeCpio(tree, target, { compression: initrd.compression ?? "zstd" });
+    await writeCpio(tree, target, { compression: initrd.compression ?? "zstd", description: `${where}.compression` });
     await sink.truncate(target.position);
   } finally {
     await sink.close();

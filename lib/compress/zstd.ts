@@ -10,6 +10,25 @@
 import { compress, decompress, isLoaded } from "@foxglove/wasm-zstd";
 import type { Codec } from "./codec.js";
 
+/**
+ * Bytes one call may hold in the codec's wasm32 heap, its input and its output together. The
+ * heap grows to 2 GiB at most and the package does not report a failed allocation (an
+ * oversized call ends in a RuntimeError, or writes through a null pointer), so callers check
+ * with zstdCallFits() first; the margin leaves room for the (de)compression context.
+ */
+const ZSTD_MAX_CALL_HEAP_BYTES = 1536 * 1024 * 1024;
+
+/** True when a call reading `inputBytes` and writing up to `outputBytes` fits the heap. */
+export function zstdCallFits(inputBytes: number, outputBytes: number): boolean {
+  return inputBytes + outputBytes <= ZSTD_MAX_CALL_HEAP_BYTES;
+}
+
+/** ZSTD_COMPRESSBOUND (zstd.h): the most one frame of `sourceBytes` can take. */
+export function zstdCompressBound(sourceBytes: number): number {
+  const smallInputMargin = sourceBytes < 128 * 1024 ? Math.floor((128 * 1024 - sourceBytes) / 2048) : 0;
+  return sourceBytes + Math.floor(sourceBytes / 256) + smallInputMargin;
+}
+
 const zstdCodec: Codec = {
   id: "zstd",
   name: "zstd",

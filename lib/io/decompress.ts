@@ -16,7 +16,7 @@ import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { Gunzip } from "fflate";
 import xzDecompress from "xz-decompress";
-import { decompressZstdFrame, loadZstdCodec } from "../compress/zstd.js";
+import { decompressZstdFrame, loadZstdCodec, zstdCallFits } from "../compress/zstd.js";
 import { ErrorCode, fail, isGptimgError } from "../core/errors.js";
 
 export type CompressionKind = "none" | "gzip" | "xz" | "zstd";
@@ -26,12 +26,6 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 const ZSTD_MAGIC = 0xfd2fb528;
 const ZSTD_SKIPPABLE_MASK = 0xfffffff0;
 const ZSTD_SKIPPABLE_MAGIC = 0x184d2a50;
-/**
- * Largest zstd frame plus its decompressed bound that gptimg decodes in one go: both are
- * copied into the codec's wasm32 heap (2 GiB at most, whose failed allocations the package
- * does not report), so the sum stays below it with a margin.
- */
-const ZSTD_MAX_FRAME_HEAP_BYTES = 1536 * 1024 * 1024;
 
 /** gzip 1f 8b (RFC 1952 §2.3.1); xz FD '7zXZ' 00 (xz-file-format §2.1.1.1); zstd 28 B5 2F FD. */
 export function compressionFromMagic(head: Uint8Array): CompressionKind {
@@ -150,7 +144,7 @@ async function unzstdInto(path: string, writer: SpoolWriter): Promise<void> {
     for (let position = 0; position < fileSize; ) {
       const frame = await zstdFrameExtent(handle, position, fileSize, path);
       if (!frame.skippable) {
-        if (frame.lengthBytes + frame.decompressedBoundBytes > ZSTD_MAX_FRAME_HEAP_BYTES) {
+        if (!zstdCallFits(frame.lengthBytes, frame.decompressedBoundBytes)) {
           fail(ErrorCode.Input, `${path}: zstd frame at offset ${position} (${frame.lengthBytes} bytes) may decompress to ${frame.decompressedBoundBytes} bytes, more than gptimg decodes at once`, "recompress with smaller frames (e.g. zstd --long=0 on split input) or use gzip/xz");
         }
         const bytes = await readAt(handle, position, frame.lengthBytes);

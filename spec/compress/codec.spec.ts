@@ -5,9 +5,11 @@
  */
 import { spawnSync } from "node:child_process";
 import { inflateSync } from "node:zlib";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadCodec, resolveLevel } from "../../lib/compress/codec.js";
 import { CompressionPool } from "../../lib/compress/pool.js";
+import { zstdCompressBound } from "../../lib/compress/zstd.js";
 import { GptimgError } from "../../lib/core/errors.js";
 import { seededBytes } from "../formats/squashfs/support/synthetic-tree.js";
 import { oraclesAvailable } from "../support/oracles.js";
@@ -29,6 +31,17 @@ describe("codecs", () => {
     const decompressed = spawnSync("zstd", ["-d", "-c", "-q"], { input: compressed });
     expect(decompressed.status).toBe(0);
     expect(new Uint8Array(decompressed.stdout)).toEqual(text);
+  });
+
+  it("zstdCompressBound covers what the codec writes for incompressible blocks of any size", async () => {
+    const codec = await loadCodec("zstd");
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 300_000 }), fc.integer({ min: 1, max: 1_000_000 }), (size, seed) => {
+        const block = seededBytes(size, seed, false);
+        expect(codec.compress(block, 3).length).toBeLessThanOrEqual(zstdCompressBound(size));
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it("rejects levels outside the codec's range with a one-line error", async () => {

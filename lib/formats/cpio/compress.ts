@@ -10,7 +10,8 @@
  */
 import { Gzip } from "fflate";
 import type { Codec } from "../../compress/codec.js";
-import { loadZstdCodec } from "../../compress/zstd.js";
+import { loadZstdCodec, zstdCallFits, zstdCompressBound } from "../../compress/zstd.js";
+import { ErrorCode, fail } from "../../core/errors.js";
 import type { SequentialSink } from "../../io/stream.js";
 
 export type InitrdCompression = "none" | "gzip" | "zstd";
@@ -48,9 +49,10 @@ class Blocker {
   }
 }
 
-export async function compressingSink(target: SequentialSink, compression: InitrdCompression, level?: number): Promise<CompressingSink> {
+/** `description` names the archive's compression setting in messages (e.g. a spec path). */
+export async function compressingSink(target: SequentialSink, compression: InitrdCompression, description: string, level?: number): Promise<CompressingSink> {
   if (compression === "gzip") return new GzipSink(target, level ?? 6);
-  if (compression === "zstd") return new ZstdSink(target, await loadZstdCodec(), level ?? 3);
+  if (compression === "zstd") return new ZstdSink(target, await loadZstdCodec(), level ?? 3, description);
   return new PlainSink(target);
 }
 
@@ -102,8 +104,13 @@ class ZstdSink implements CompressingSink {
   private readonly blocker = new Blocker(async (block) => {
     this.blocks.push(block);
   });
-  constructor(private readonly target: SequentialSink, private readonly codec: Codec, private readonly level: number) {}
+  constructor(private readonly target: SequentialSink, private readonly codec: Codec, private readonly level: number, private readonly description: string) {}
   async write(bytes: Uint8Array): Promise<void> {
+    // Checked as the archive grows, so an oversized one fails before it is all in memory.
+    const archiveBytes = this.position + bytes.length;
+    if (!zstdCallFits(archiveBytes, zstdCompressBound(archiveBytes))) {
+      fail(ErrorCode.Input, `${this.description}: the cpio archive passes ${archiveBytes} bytes, more than zstd compresses in one frame here`, 'use "gzip" for this initrd, or split its tree over several initrds');
+    }
     await this.blocker.write(bytes);
     this.position += bytes.length;
   }

@@ -17,6 +17,8 @@ export interface CpioWriteOptions {
   readonly compression?: InitrdCompression;
   /** gzip 0-9 (default 6) and zstd 1-22 (default 3): the defaults of the gzip and zstd commands. */
   readonly level?: number;
+  /** What the compression setting is, for messages (default "initrd compression"). */
+  readonly description?: string;
 }
 
 export interface CpioWriteResult {
@@ -30,7 +32,7 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 
 export async function writeCpio(root: DirNode, sink: SequentialSink, options: CpioWriteOptions = {}): Promise<CpioWriteResult> {
   const startPosition = sink.position;
-  const output = await compressingSink(sink, options.compression ?? "none", options.level);
+  const output = await compressingSink(sink, options.compression ?? "none", options.description ?? "initrd compression", options.level);
   for (const entry of planCpioEntries(root)) {
     await output.write(encodeCpioHeader(entry.header));
     if (!entry.carriesData) continue;

@@ -13,7 +13,7 @@ import { GptimgError } from "../../../lib/core/errors.js";
 import { encodeCpioHeader, encodeCpioTrailer } from "../../../lib/formats/cpio/encode.js";
 import { CPIO_NEWC_HEADER, CPIO_NEWC_HEADER_BYTES } from "../../../lib/formats/cpio/layout.js";
 import { concatenateInitrds, writeCpio, type CpioWriteOptions } from "../../../lib/formats/cpio/write.js";
-import { BytesSource } from "../../../lib/io/source.js";
+import { BytesSource, ZeroSource } from "../../../lib/io/source.js";
 import { TreeBuilder } from "../../../lib/tree/builder.js";
 import { MemorySink } from "../../../lib/io/stream.js";
 import { treeFromDirectory } from "../../../lib/tree/from-dir.js";
@@ -52,6 +52,22 @@ describe("newc layout and encoding", () => {
 });
 
 const haveTools = oraclesAvailable("root", "cpio", "bsdcpio", "gzip", "zstd", "setfattr", "setcap", "mknod");
+
+describe("zstd initrds and the codec's one-frame limit", () => {
+  it("an archive past the limit fails in one line naming the setting, while it is being written", async () => {
+    const builder = new TreeBuilder();
+    builder.addFile("huge", { mode: 0o644, uid: 0, gid: 0, mtime: 5, xattrs: [] }, new ZeroSource(800 * 1024 * 1024));
+    const sink = new MemorySink();
+    const error = await writeCpio(builder.build(), sink, { compression: "zstd", description: "boot.uki.initrds[0].compression" }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(GptimgError);
+    const message = (error as GptimgError).message;
+    expect(message).toMatch(/^boot\.uki\.initrds\[0\]\.compression: the cpio archive passes \d+ bytes, more than zstd compresses in one frame here/);
+    expect(message).not.toContain("\n");
+    // Refused before the archive reached 800 MiB, and nothing was written.
+    expect(Number(/passes (\d+) bytes/.exec(message)![1])).toBeLessThan(800 * 1024 * 1024);
+    expect(sink.bytes().length).toBe(0);
+  });
+});
 
 describe.skipIf(!haveTools)("GNU cpio and bsdcpio read our archives", () => {
   let scratch = "";
